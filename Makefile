@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: GPL-2.0
+# memleak: one Makefile for the tool, its BPF programs, plugin, tests and docs.
+#
+#   make            build ./memleak
+#   make check      install dependencies, build, run every test (needs root, BPF)
+#   make demo       install dependencies, build, run memleak on a leaky example
+#   make install    PREFIX=/usr/local DESTDIR=
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     := $(PREFIX)/bin
+MANDIR     := $(PREFIX)/share/man
+
+CC         ?= cc
+CLANG      ?= clang
+BPFTOOL    ?= bpftool
+OUT        := build
+
+CFLAGS     ?= -O2 -g
+CFLAGS     += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
+	      -DMEMLEAK_VERSION='"$(VERSION)"' \
+	      -I. -Ilib -Ibpf -I$(OUT) $(shell pkg-config --cflags libtracefs libtraceevent 2>/dev/null)
+LDLIBS     += -lbpf -ltracefs -ltraceevent -ldw -lelf -lz -lstdc++
+
+ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(OUT) -Ibpf -Wall
+
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
+SKELS      := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+
+LIB_SRCS   := $(wildcard lib/*/*.c)
+LIB_OBJS   := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
+CMD_SRCS   := $(wildcard subcmd/*.c)
+CMD_OBJS   := $(patsubst %.c,$(OUT)/%.o,$(CMD_SRCS))
+
+UNIT_SRCS  := $(wildcard tests/unit/test-*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+
+all: memleak
+
+$(OUT)/vmlinux.h:
+	@mkdir -p $(OUT)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c bpf/*.h $(OUT)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+$(OUT)/%.o: %.c $(SKELS) $(wildcard lib/*/*.h subcmd/*.h bpf/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+memleak: $(CMD_OBJS) $(LIB_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Unit tests link the library objects they need, never the subcommands.
+$(OUT)/tests/test-%: tests/unit/test-%.c $(LIB_OBJS) tests/unit/test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+unit-tests: $(UNIT_BINS)
+
+deps:
+	@bash scripts/install-deps.sh
+
+check: deps
+	$(MAKE) all unit-tests
+	bash tests/run.sh
+
+demo: deps
+	$(MAKE) all
+	bash scripts/demo.sh
+
+install: memleak
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 memleak $(DESTDIR)$(BINDIR)/memleak
+	ln -sf memleak $(DESTDIR)$(BINDIR)/perf-memleak
+
+clean:
+	rm -rf $(OUT) memleak
+
+.PHONY: all deps check demo install clean unit-tests
+.DELETE_ON_ERROR:
+.SECONDARY:

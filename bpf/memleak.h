@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Structures shared between the BPF tracker and user space.
+ *
+ * Included both by BPF C (with vmlinux.h) and by ordinary user-space C
+ * (with <linux/types.h>), so only fixed-width kernel types are used here.
+ */
+#ifndef MEMLEAK_BPF_H
+#define MEMLEAK_BPF_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define ML_MAX_STACK_DEPTH	127
+#define ML_COMM_LEN		16
+
+/* Allocator entry points; the index is also the probe's identity. */
+enum ml_func {
+	ML_MALLOC,
+	ML_CALLOC,
+	ML_REALLOC,
+	ML_REALLOCARRAY,
+	ML_FREE,
+	ML_POSIX_MEMALIGN,
+	ML_ALIGNED_ALLOC,
+	ML_MEMALIGN,
+	ML_VALLOC,
+	ML_PVALLOC,
+	ML_MMAP,
+	ML_MUNMAP,
+	ML_MREMAP,
+	ML_PTHREAD_CREATE,	/* context only: its thread-stack mmaps are libc's */
+	ML_FUNC_MAX,
+};
+
+/* Loss and anomaly counters, one slot each in the per-CPU counter map. */
+enum ml_counter {
+	ML_CNT_STACK_LOST,	/* bpf_get_stackid failed: map full or collision */
+	ML_CNT_ALLOCS_FULL,	/* outstanding-block map full: block not tracked */
+	ML_CNT_PENDING_FULL,	/* per-thread pending-call map full */
+	ML_CNT_COMBINED_FULL,	/* per-stack totals map full */
+	ML_CNT_RINGBUF_DROP,	/* -t event ring buffer full */
+	ML_CNT_MISSED_FREE,	/* an address came back while still outstanding */
+	ML_CNT_MAX,
+};
+
+/* One outstanding block: the value of the allocs map (key: address). */
+struct ml_alloc_info {
+	__u64 size;
+	__u64 timestamp_ns;	/* CLOCK_MONOTONIC, bpf_ktime_get_ns() */
+	__s32 stack_id;		/* < 0: stack lost (-errno), see ML_CNT_STACK_LOST */
+	__u32 pid;		/* tgid that allocated it */
+};
+
+/* Per-stack totals, kept with atomic adds (--combined-only). */
+struct ml_combined {
+	__u64 total_size;
+	__u64 nr_allocs;
+};
+
+enum ml_event_kind {
+	ML_EV_ALLOC,
+	ML_EV_FREE,
+};
+
+/* A -t trace record sent through the ring buffer. */
+struct ml_event {
+	__u64 timestamp_ns;
+	__u64 addr;
+	__u64 size;
+	__u64 old_addr;		/* realloc/mremap: the block it replaced, or 0 */
+	__u32 pid;
+	__u32 tid;
+	__u32 func;		/* enum ml_func */
+	__u32 kind;		/* enum ml_event_kind */
+	__s32 stack_id;
+	__u32 pad;
+	char comm[ML_COMM_LEN];
+};
+
+#endif /* MEMLEAK_BPF_H */

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The in-kernel tracker: outstanding blocks, their stacks, per-stack totals
+ * and loss counters.  Every event source (libc uprobes now; kernel
+ * allocators and the preload batch source later) includes this file and
+ * calls track_alloc() / track_free(), so user space reads one set of maps
+ * whatever produced the events.
+ */
+#ifndef MEMLEAK_TRACKER_BPF_H
+#define MEMLEAK_TRACKER_BPF_H
+
+#include "memleak.h"
+
+/* Set by user space before load. */
+const volatile __u32 targ_tgid = 0;		/* 0: every process */
+const volatile __u64 min_size = 0;
+const volatile __u64 max_size = (__u64)-1;
+const volatile __u32 sample_rate = 1;
+const volatile bool trace_events = false;
+const volatile __u64 stack_flags = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct ml_alloc_info);
+	__uint(max_entries, 1 << 20);
+} allocs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, ML_MAX_STACK_DEPTH * sizeof(__u64));
+	__uint(max_entries, 1 << 14);
+} stack_traces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __s64);
+	__type(value, struct ml_combined);
+	__uint(max_entries, 1 << 15);
+} combined SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, ML_CNT_MAX);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+__u64 sample_seq = 0;
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &which);
+
+	if (c)
+		*c += 1;
+}
+
+/*
+ * The one place where a stack is captured: swapped for a DWARF unwinder
+ * later without touching the sources.
+ */
+static __always_inline __s32 capture_stack(void *ctx)
+{
+	long id = bpf_get_stackid(ctx, &stack_traces, stack_flags);
+
+	if (id < 0)
+		count(ML_CNT_STACK_LOST);
+	return id;
+}
+
+static __always_inline void combined_add(__s32 stack_id, __s64 size, __s64 n)
+{
+	__s64 key = stack_id;
+	struct ml_combined *c, zero = {};
+
+	c = bpf_map_lookup_elem(&combined, &key);
+	if (!c) {
+		if (n < 0)
+			return;
+		bpf_map_update_elem(&combined, &key, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&combined, &key);
+		if (!c) {
+			count(ML_CNT_COMBINED_FULL);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&c->total_size, size);
+	__sync_fetch_and_add(&c->nr_allocs, n);
+}
+
+static __always_inline bool size_wanted(__u64 size)
+{
+	if (size < min_size || size > max_size)
+		return false;
+	if (sample_rate > 1 &&
+	    __sync_fetch_and_add(&sample_seq, 1) % sample_rate != 0)
+		return false;
+	return true;
+}
+
+static __always_inline void emit(__u32 kind, __u32 func, __u64 addr,
+				 __u64 size, __u64 old_addr, __s32 stack_id)
+{
+	struct ml_event *e;
+	__u64 id;
+
+	if (!trace_events)
+		return;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(ML_CNT_RINGBUF_DROP);
+		return;
+	}
+	id = bpf_get_current_pid_tgid();
+	e->timestamp_ns = bpf_ktime_get_ns();
+	e->addr = addr;
+	e->size = size;
+	e->old_addr = old_addr;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->func = func;
+	e->kind = kind;
+	e->stack_id = stack_id;
+	e->pad = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Put a block back, e.g. after a failed realloc removed it at entry. */
+static __always_inline void track_restore(__u64 addr, struct ml_alloc_info *info)
+{
+	if (bpf_map_update_elem(&allocs, &addr, info, BPF_NOEXIST) == 0)
+		combined_add(info->stack_id, info->size, 1);
+}
+
+static __always_inline void track_alloc(void *ctx, __u32 func, __u64 addr,
+					__u64 size, __u64 old_addr)
+{
+	struct ml_alloc_info info = {}, *prev;
+
+	info.size = size;
+	info.timestamp_ns = bpf_ktime_get_ns();
+	info.stack_id = capture_stack(ctx);
+	info.pid = bpf_get_current_pid_tgid() >> 32;
+
+	prev = bpf_map_lookup_elem(&allocs, &addr);
+	if (prev) {
+		/* The address came back while we still held it: a free was missed. */
+		count(ML_CNT_MISSED_FREE);
+		combined_add(prev->stack_id, -(__s64)prev->size, -1);
+	}
+	if (bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY)) {
+		if (prev)
+			bpf_map_delete_elem(&allocs, &addr);
+		count(ML_CNT_ALLOCS_FULL);
+		return;
+	}
+	combined_add(info.stack_id, size, 1);
+	emit(ML_EV_ALLOC, func, addr, size, old_addr, info.stack_id);
+}
+
+/* Forget a block; copy what it was into @saved (may be NULL). */
+static __always_inline bool track_free(__u32 func, __u64 addr,
+				       struct ml_alloc_info *saved, bool report)
+{
+	struct ml_alloc_info *info, tmp;
+
+	info = bpf_map_lookup_elem(&allocs, &addr);
+	if (!info)
+		return false;
+	tmp = *info;
+	if (bpf_map_delete_elem(&allocs, &addr))
+		return false;	/* another CPU freed it first */
+	combined_add(tmp.stack_id, -(__s64)tmp.size, -1);
+	if (saved)
+		*saved = tmp;
+	if (report)
+		emit(ML_EV_FREE, func, addr, tmp.size, 0, tmp.stack_id);
+	return true;
+}
+
+#endif /* MEMLEAK_TRACKER_BPF_H */

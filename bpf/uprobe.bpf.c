@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Event source: the allocator functions of libc (or of -O OBJ), reached
+ * through uprobe trace events that user space creates with libtracefs.
+ *
+ * Entry probes remember their arguments per (thread, function); return
+ * probes turn them into track_alloc()/track_free() calls.  A call made from
+ * inside another traced call of the same thread (realloc -> malloc, malloc ->
+ * mmap, pthread_create -> mmap for the thread stack) is the allocator's own
+ * business and is not counted again: the outermost call accounts for it.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "tracker.bpf.h"
+
+#define MAP_FAILED_ADDR ((__u64)-1)
+
+struct pending_key {
+	__u32 tid;
+	__u32 func;
+};
+
+struct pending {
+	__u64 sp;		/* stack pointer at entry */
+	__u64 size;
+	__u64 arg;		/* old pointer (realloc, mremap), memptr (posix_memalign) */
+	struct ml_alloc_info old; /* the block realloc/mremap removed at entry */
+	__u32 has_old;
+	__u32 pad;
+};
+
+/* The outermost traced call a thread is in, by its entry stack pointer. */
+struct outer {
+	__u64 sp;
+	__u32 func;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct pending_key);
+	__type(value, struct pending);
+	__uint(max_entries, 1 << 16);
+} pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, struct outer);
+	__uint(max_entries, 1 << 16);
+} outer SEC(".maps");
+
+static __always_inline bool traced_task(void)
+{
+	return !targ_tgid || (bpf_get_current_pid_tgid() >> 32) == targ_tgid;
+}
+
+/*
+ * True when this call runs inside another traced call of the same thread.
+ * The stack grows down: a nested call's stack pointer is below the outer
+ * call's.  An outer entry whose return we never saw is replaced by the next
+ * call made at or above its stack pointer.
+ */
+static __always_inline bool nested(__u32 tid, __u64 sp)
+{
+	struct outer *o = bpf_map_lookup_elem(&outer, &tid);
+
+	return o && sp < o->sp;
+}
+
+static __always_inline int enter(struct pt_regs *ctx, __u32 func, __u64 size,
+				 __u64 arg)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending_key key = { .tid = tid, .func = func };
+	struct pending p = {};
+	struct outer o = {};
+	__u64 sp = PT_REGS_SP(ctx);
+
+	if (!traced_task() || nested(tid, sp))
+		return 0;
+	o.sp = sp;
+	o.func = func;
+	bpf_map_update_elem(&outer, &tid, &o, BPF_ANY);
+
+	p.sp = sp;
+	p.size = size;
+	p.arg = arg;
+	if ((func == ML_REALLOC || func == ML_REALLOCARRAY ||
+	     func == ML_MREMAP) && arg)
+		p.has_old = track_free(func, arg, &p.old, false);
+	if (bpf_map_update_elem(&pending, &key, &p, BPF_ANY)) {
+		count(ML_CNT_PENDING_FULL);
+		if (p.has_old)
+			track_restore(arg, &p.old);
+	}
+	return 0;
+}
+
+/*
+ * Look up and consume what enter() saved.  A return whose stack pointer is
+ * not the entry's plus the popped return address belongs to a nested call.
+ */
+static __always_inline bool take_pending(struct pt_regs *ctx, __u32 func,
+					 struct pending *out)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending_key key = { .tid = tid, .func = func };
+	struct pending *p;
+	struct outer *o;
+
+	p = bpf_map_lookup_elem(&pending, &key);
+	if (!p || p->sp + 8 != PT_REGS_SP(ctx))
+		return false;
+	*out = *p;
+	bpf_map_delete_elem(&pending, &key);
+	o = bpf_map_lookup_elem(&outer, &tid);
+	if (o && o->sp == out->sp)
+		bpf_map_delete_elem(&outer, &tid);
+	return true;
+}
+
+static __always_inline int exit_alloc(struct pt_regs *ctx, __u32 func,
+				      __u64 addr, bool failed)
+{
+	struct pending p;
+
+	if (!take_pending(ctx, func, &p))
+		return 0;
+	if (failed) {
+		/* A failed realloc/mremap leaves the old block where it was. */
+		if (p.has_old)
+			track_restore(p.arg, &p.old);
+		return 0;
+	}
+	if (!size_wanted(p.size)) {
+		return 0;
+	}
+	track_alloc(ctx, func, addr, p.size, p.has_old ? p.arg : 0);
+	return 0;
+}
+
+static __always_inline __u64 mul_size(__u64 n, __u64 size)
+{
+	/* Both below 2^32: the product fits; otherwise calloc fails anyway. */
+	if ((n >> 32 && size > 1) || (size >> 32 && n > 1))
+		return (__u64)-1;
+	return n * size;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(malloc_enter, __u64 size)
+{
+	return enter(ctx, ML_MALLOC, size, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(malloc_exit, __u64 ret)
+{
+	return exit_alloc(ctx, ML_MALLOC, ret, !ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(calloc_enter, __u64 nmemb, __u64 size)
+{
+	return enter(ctx, ML_CALLOC, mul_size(nmemb, size), 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(calloc_exit, __u64 ret)
+{
+	return exit_alloc(ctx, ML_CALLOC, ret, !ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(realloc_enter, __u64 ptr, __u64 size)
+{
+	return enter(ctx, ML_REALLOC, size, ptr);
+}
+
+/*
+ * realloc(NULL, n) is malloc(n); realloc(p, 0) frees p and returns NULL;
+ * a NULL return for n > 0 is a failure that leaves p allocated.
+ */
+static __always_inline int realloc_exit_common(struct pt_regs *ctx, __u32 func,
+					       __u64 ret)
+{
+	struct pending p;
+
+	if (!take_pending(ctx, func, &p))
+		return 0;
+	if (!ret) {
+		if (p.size && p.has_old)
+			track_restore(p.arg, &p.old);
+		else if (p.has_old)
+			emit(ML_EV_FREE, func, p.arg, p.old.size, 0,
+			     p.old.stack_id);
+		return 0;
+	}
+	if (!size_wanted(p.size))
+		return 0;
+	track_alloc(ctx, func, ret, p.size, p.arg);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(realloc_exit, __u64 ret)
+{
+	return realloc_exit_common(ctx, ML_REALLOC, ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(reallocarray_enter, __u64 ptr, __u64 nmemb, __u64 size)
+{
+	return enter(ctx, ML_REALLOCARRAY, mul_size(nmemb, size), ptr);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(reallocarray_exit, __u64 ret)
+{
+	return realloc_exit_common(ctx, ML_REALLOCARRAY, ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(free_enter, __u64 ptr)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (!ptr || !traced_task() || nested(tid, PT_REGS_SP(ctx)))
+		return 0;
+	track_free(ML_FREE, ptr, NULL, true);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
+{
+	return enter(ctx, ML_POSIX_MEMALIGN, size, memptr);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(posix_memalign_exit, int ret)
+{
+	struct pending p;
+	__u64 addr = 0;
+
+	if (!take_pending(ctx, ML_POSIX_MEMALIGN, &p))
+		return 0;
+	if (ret != 0 || bpf_probe_read_user(&addr, sizeof(addr), (void *)p.arg) ||
+	    !addr || !size_wanted(p.size))
+		return 0;
+	track_alloc(ctx, ML_POSIX_MEMALIGN, addr, p.size, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(aligned_alloc_enter, __u64 align, __u64 size)
+{
+	return enter(ctx, ML_ALIGNED_ALLOC, size, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(aligned_alloc_exit, __u64 ret)
+{
+	return exit_alloc(ctx, ML_ALIGNED_ALLOC, ret, !ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(memalign_enter, __u64 align, __u64 size)
+{
+	return enter(ctx, ML_MEMALIGN, size, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(memalign_exit, __u64 ret)
+{
+	return exit_alloc(ctx, ML_MEMALIGN, ret, !ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(valloc_enter, __u64 size)
+{
+	return enter(ctx, ML_VALLOC, size, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(valloc_exit, __u64 ret)
+{
+	return exit_alloc(ctx, ML_VALLOC, ret, !ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pvalloc_enter, __u64 size)
+{
+	/* pvalloc rounds up to whole pages. */
+	return enter(ctx, ML_PVALLOC, size ? (size + 4095) & ~4095ULL : 4096, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(pvalloc_exit, __u64 ret)
+{
+	return exit_alloc(ctx, ML_PVALLOC, ret, !ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mmap_enter, __u64 addr, __u64 len)
+{
+	return enter(ctx, ML_MMAP, len, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(mmap_exit, __u64 ret)
+{
+	return exit_alloc(ctx, ML_MMAP, ret, ret == MAP_FAILED_ADDR);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(munmap_enter, __u64 addr)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (!traced_task() || nested(tid, PT_REGS_SP(ctx)))
+		return 0;
+	track_free(ML_MUNMAP, addr, NULL, true);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mremap_enter, __u64 old_addr, __u64 old_size, __u64 new_size)
+{
+	return enter(ctx, ML_MREMAP, new_size, old_addr);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(mremap_exit, __u64 ret)
+{
+	return exit_alloc(ctx, ML_MREMAP, ret, ret == MAP_FAILED_ADDR);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pthread_create_enter)
+{
+	return enter(ctx, ML_PTHREAD_CREATE, 0, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(pthread_create_exit)
+{
+	struct pending p;
+
+	take_pending(ctx, ML_PTHREAD_CREATE, &p);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Outstanding blocks grouped by allocation stack, filtered and sorted. */
+#ifndef MEMLEAK_AGGREGATE_H
+#define MEMLEAK_AGGREGATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tracker/tracker.h"
+
+enum ml_sort {
+	ML_SORT_SIZE,		/* outstanding bytes, largest first */
+	ML_SORT_COUNT,		/* outstanding blocks, most first */
+};
+
+/* Parse "size" / "count"; -1 if neither. */
+int ml_sort_parse(const char *s);
+
+struct ml_group {
+	int32_t stack_id;
+	uint64_t bytes;
+	uint64_t count;
+	const struct ml_block *blocks;	/* the group's blocks (by address); NULL from totals */
+	size_t nblocks;
+};
+
+struct ml_report {
+	struct ml_group *groups;
+	size_t ngroups;
+	uint64_t bytes, count;	/* over all groups */
+	struct ml_block *blocks;	/* owned: the kept blocks */
+};
+
+/*
+ * Group @blocks (taken over: freed with the report) by stack, keeping the
+ * blocks at least @min_age_ns old at @now_ns (0: keep all).
+ */
+void ml_aggregate_blocks(struct ml_block *blocks, size_t n, uint64_t now_ns,
+			 uint64_t min_age_ns, enum ml_sort sort,
+			 struct ml_report *out);
+
+/* A report from per-stack totals (--combined-only); @totals is not kept. */
+void ml_aggregate_totals(const struct ml_stack_total *totals, size_t n,
+			 enum ml_sort sort, struct ml_report *out);
+
+void ml_report_free(struct ml_report *r);
+
+#endif /* MEMLEAK_AGGREGATE_H */

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The report as bcc's memleak prints it: stacks with outstanding bytes. */
+#include <string.h>
+
+#include "output/text.h"
+#include "symbol/symbolize.h"
+#include "util/util.h"
+
+#define MAX_INLINE 16
+
+static void print_frame(FILE *out, const char *indent, uint64_t ip,
+			struct ml_symbolizer *sym)
+{
+	struct ml_frame f[MAX_INLINE];
+	int n = sym ? ml_symbolize(sym, ip, true, f, MAX_INLINE) : 0;
+
+	if (n <= 0) {
+		fprintf(out, "%s0x%llx [unknown]\n", indent, (unsigned long long)ip);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		fputs(indent, out);
+		if (!f[i].func)
+			fprintf(out, "0x%llx", (unsigned long long)ip);
+		else if (f[i].inlined)
+			fputs(f[i].func, out);
+		else
+			fprintf(out, "%s+0x%llx", f[i].func,
+				(unsigned long long)f[i].offset);
+		fprintf(out, " [%s]", f[i].module ? f[i].module : "unknown");
+		if (f[i].file && f[i].line)
+			fprintf(out, " %s:%d", f[i].file, f[i].line);
+		if (f[i].inlined)
+			fputs(" (inlined)", out);
+		fputc('\n', out);
+	}
+}
+
+void ml_text_stack(FILE *out, const char *indent, int32_t stack_id,
+		   const struct ml_tracker *t, struct ml_symbolizer *sym)
+{
+	uint64_t ips[ML_MAX_STACK_DEPTH];
+	int depth;
+
+	if (stack_id < 0) {
+		fprintf(out, "%s[stack lost: %s]\n", indent,
+			stack_id == -17 ? "hash collision in the stack map" :
+			stack_id == -12 ? "stack map full" : strerror(-stack_id));
+		return;
+	}
+	depth = ml_tracker_stack(t, stack_id, ips, ML_MAX_STACK_DEPTH);
+	if (!depth)
+		fprintf(out, "%s[stack %d missing from the stack map]\n", indent,
+			stack_id);
+	for (int i = 0; i < depth; i++)
+		print_frame(out, indent, ips[i], sym);
+}
+
+void ml_text_stacks(FILE *out, const struct ml_report *r,
+		    const struct ml_text_opts *o, const struct ml_tracker *t,
+		    struct ml_symbolizer *sym)
+{
+	size_t n = r->ngroups;
+
+	if (o->top > 0 && (size_t)o->top < n)
+		n = o->top;
+	for (size_t i = 0; i < n; i++) {
+		const struct ml_group *g = &r->groups[i];
+
+		for (size_t b = 0; o->show_allocs && b < g->nblocks; b++) {
+			const struct ml_block *blk = &g->blocks[b];
+			uint64_t age = o->now_ns > blk->timestamp_ns ?
+				       o->now_ns - blk->timestamp_ns : 0;
+
+			fprintf(out, "\taddr = %llx size = %llu age = %.3fs\n",
+				(unsigned long long)blk->addr,
+				(unsigned long long)blk->size, age / 1e9);
+		}
+		fprintf(out, "\t%llu bytes in %llu allocations from stack\n",
+			(unsigned long long)g->bytes, (unsigned long long)g->count);
+		ml_text_stack(out, "\t\t", g->stack_id, t, sym);
+	}
+}
+
+void ml_text_losses(FILE *out, const uint64_t c[], uint64_t prog_misses)
+{
+	static const char *const what[ML_CNT_MAX] = {
+		[ML_CNT_STACK_LOST] = "stack traces not stored (stack map full or hash collision; raise --stack-map-size): their blocks are counted under [stack lost]",
+		[ML_CNT_ALLOCS_FULL] = "allocations not tracked (allocation map full; raise --max-allocs)",
+		[ML_CNT_PENDING_FULL] = "allocator calls not tracked (pending-call map full)",
+		[ML_CNT_COMBINED_FULL] = "per-stack totals not kept (totals map full)",
+		[ML_CNT_RINGBUF_DROP] = "trace events dropped (ring buffer full)",
+		[ML_CNT_MISSED_FREE] = "addresses allocated again while outstanding (frees missed; the old block was dropped)",
+	};
+
+	for (int i = 0; i < ML_CNT_MAX; i++)
+		if (c[i])
+			fprintf(out, "\tlost: %llu %s\n", (unsigned long long)c[i],
+				what[i]);
+	if (prog_misses)
+		fprintf(out, "\tlost: %llu probe hits missed by BPF (recursion)\n",
+			(unsigned long long)prog_misses);
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * An event source: something that feeds allocation and free events into the
+ * in-kernel tracker (bpf/tracker.bpf.h).  Whatever the source, user space
+ * reads the same tracker maps (struct ml_tracker), so the reporter never
+ * knows which source ran.
+ */
+#ifndef MEMLEAK_SOURCE_H
+#define MEMLEAK_SOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tracker/tracker.h"
+
+struct ml_source_config {
+	pid_t pid;			/* process to trace */
+	const char *obj;		/* -O: allocator object, NULL = libc */
+	const char *symbols_prefix;	/* "je_" for jemalloc */
+	uint64_t min_size, max_size;
+	uint32_t sample_rate;
+	bool trace;			/* -t: per-event ring buffer records */
+	uint32_t max_allocs;		/* capacity of the outstanding-block map */
+	uint32_t stack_map_size;	/* capacity of the stack map */
+};
+
+struct ml_source;
+
+struct ml_source_ops {
+	const char *name;
+	/* Create probes and load BPF (nothing fires yet). 0 or -errno. */
+	int (*open)(struct ml_source *src, const struct ml_source_config *cfg);
+	/* Start delivering events. 0 or -errno (a message already printed). */
+	int (*attach)(struct ml_source *src);
+	/* Sum of the BPF programs' recursion misses. */
+	uint64_t (*prog_misses)(struct ml_source *src);
+	/* Detach, unload, remove every probe.  Safe after a failed open. */
+	void (*close)(struct ml_source *src);
+};
+
+struct ml_source {
+	const struct ml_source_ops *ops;
+	struct ml_tracker tracker;	/* filled by open() */
+	void *priv;
+};
+
+extern const struct ml_source_ops ml_uprobe_source;
+
+#endif /* MEMLEAK_SOURCE_H */

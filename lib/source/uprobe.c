@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Event source: uprobes on the allocator functions of libc (or of the
+ * object given with -O), created as tracefs events in this session's
+ * system so trace-cmd and perf can see them, with the BPF programs of
+ * bpf/uprobe.bpf.c attached through per-process perf events.
+ */
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "source/source.h"
+#include "source/elfsym.h"
+#include "source/tracefs.h"
+#include "util/util.h"
+#include "uprobe.skel.h"
+
+struct probe_def {
+	enum ml_func func;
+	const char *name;	/* symbol, before --symbols-prefix */
+	const char *enter_prog, *exit_prog;
+	const char *enter_args, *exit_args;	/* tracefs fetch args (x86-64) */
+	bool libc_only;		/* not an allocator entry: only in libc */
+};
+
+#define RET_PTR "ret=$retval:x64"
+
+/* An allocator with entry and return probes, or (EXIT NULL) entry only. */
+#define PROBE(fn, sym, in, out, libc)					\
+	{ .func = fn, .name = #sym, .enter_prog = #sym "_enter",	\
+	  .exit_prog = out ? #sym "_exit" : NULL, .enter_args = in,	\
+	  .exit_args = out, .libc_only = libc }
+
+static const struct probe_def probes[] = {
+	PROBE(ML_MALLOC, malloc, "size=%di:u64", RET_PTR, false),
+	PROBE(ML_CALLOC, calloc, "nmemb=%di:u64 size=%si:u64", RET_PTR, false),
+	PROBE(ML_REALLOC, realloc, "ptr=%di:x64 size=%si:u64", RET_PTR, false),
+	PROBE(ML_REALLOCARRAY, reallocarray,
+	      "ptr=%di:x64 nmemb=%si:u64 size=%dx:u64", RET_PTR, false),
+	PROBE(ML_FREE, free, "ptr=%di:x64", NULL, false),
+	PROBE(ML_POSIX_MEMALIGN, posix_memalign,
+	      "memptr=%di:x64 align=%si:u64 size=%dx:u64", "ret=$retval:s32", false),
+	PROBE(ML_ALIGNED_ALLOC, aligned_alloc, "align=%di:u64 size=%si:u64",
+	      RET_PTR, false),
+	PROBE(ML_MEMALIGN, memalign, "align=%di:u64 size=%si:u64", RET_PTR, false),
+	PROBE(ML_VALLOC, valloc, "size=%di:u64", RET_PTR, false),
+	PROBE(ML_PVALLOC, pvalloc, "size=%di:u64", RET_PTR, false),
+	PROBE(ML_MMAP, mmap, "addr=%di:x64 len=%si:u64 prot=%dx:x32 flags=%cx:x32",
+	      RET_PTR, true),
+	PROBE(ML_MUNMAP, munmap, "addr=%di:x64 len=%si:u64", NULL, true),
+	PROBE(ML_MREMAP, mremap,
+	      "old=%di:x64 old_size=%si:u64 new_size=%dx:u64 flags=%cx:x32",
+	      RET_PTR, true),
+	/* Not an allocator: its thread-stack mmaps are libc's own. */
+	PROBE(ML_PTHREAD_CREATE, pthread_create, NULL, "", true),
+};
+
+struct uprobe_priv {
+	struct uprobe_bpf *skel;
+	char *obj;			/* the object probed */
+	char *libc;			/* libc, when -O named another object */
+	pid_t pid;
+	struct {
+		const char *prog;
+		const char *event;
+		int id;
+	} events[2 * ARRAY_SIZE(probes)];
+	int nr_events;
+	struct bpf_link *links[2 * ARRAY_SIZE(probes)];
+	int nr_links;
+};
+
+/* Find a mapped file of @pid whose basename starts with @prefix. */
+static char *mapped_object(pid_t pid, const char *prefix)
+{
+	char path[64], line[4096], *found = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *file = strchr(line, '/'), *base;
+
+		if (!file)
+			continue;
+		file[strcspn(file, "\n")] = '\0';
+		base = strrchr(file, '/') + 1;
+		if (!strncmp(base, prefix, strlen(prefix)))
+			found = xstrdup(file);
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * The file to probe: OBJ as a path, or a library of that name mapped by the
+ * target (or by memleak itself, for -c before the command has started).
+ */
+static char *resolve_object(pid_t pid, const char *obj)
+{
+	char *path, *lib;
+
+	if (strchr(obj, '/'))
+		return access(obj, R_OK) == 0 ? realpath(obj, NULL) : NULL;
+	path = mapped_object(pid, obj);
+	if (!path && strncmp(obj, "lib", 3)) {
+		lib = xasprintf("lib%s", obj);
+		path = mapped_object(pid, lib);
+		free(lib);
+	}
+	if (!path)
+		path = mapped_object(getpid(), obj);
+	return path;
+}
+
+/* libc of the target; for a target not yet started, the one we run on. */
+static char *find_libc(pid_t pid)
+{
+	char *p = mapped_object(pid, "libc.so");
+
+	if (!p)
+		p = mapped_object(pid, "libc-");
+	if (!p)
+		p = mapped_object(getpid(), "libc.so");
+	return p;
+}
+
+static int perf_event_open_tp(int id, pid_t pid)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_TRACEPOINT,
+		.size = sizeof(attr),
+		.config = id,
+		.sample_period = 1,
+		.wakeup_events = 1,
+	};
+
+	return syscall(__NR_perf_event_open, &attr, pid, -1, -1,
+		       PERF_FLAG_FD_CLOEXEC);
+}
+
+static void explain_attach_error(const char *event, const char *obj, int err)
+{
+	if (err == -EINVAL)
+		ml_err("cannot enable uprobe %s in %s: %s; another tool holds a "
+		       "uprobe at the same address with a different reference "
+		       "counter (ref_ctr_offset), e.g. a bcc tool still running: "
+		       "stop it and retry",
+		       event, obj, strerror(-err));
+	else if (err == -ESRCH)
+		ml_err("cannot enable uprobe %s: the target process is gone", event);
+	else
+		ml_err("cannot enable uprobe %s in %s: %s", event, obj,
+		       strerror(-err));
+}
+
+static int add_probe(struct uprobe_priv *p, const struct probe_def *d,
+		     const char *obj, uint64_t offset, bool ret)
+{
+	const char *prog = ret ? d->exit_prog : d->enter_prog;
+	const char *event = ret ? xasprintf("%s__return", d->name) : d->name;
+
+	const char *args = ret ? d->exit_args : d->enter_args;
+	int id;
+
+#ifndef __x86_64__
+	args = NULL;	/* the fetch arguments name x86-64 registers */
+#endif
+	id = ml_tracefs_add_uprobe(event, ret, obj, offset,
+				   args && *args ? args : NULL);
+	if (id < 0) {
+		ml_err("cannot create uprobe event %s/%s on %s+0x%llx: %s",
+		       ml_tracefs_system(), event, obj,
+		       (unsigned long long)offset, strerror(-id));
+		return id;
+	}
+	p->events[p->nr_events].prog = prog;
+	p->events[p->nr_events].event = event;
+	p->events[p->nr_events].id = id;
+	p->nr_events++;
+	return 0;
+}
+
+static void set_config(struct uprobe_bpf *skel, const struct ml_source_config *cfg)
+{
+	skel->rodata->targ_tgid = cfg->pid;
+	skel->rodata->min_size = cfg->min_size;
+	skel->rodata->max_size = cfg->max_size;
+	skel->rodata->sample_rate = cfg->sample_rate ? cfg->sample_rate : 1;
+	skel->rodata->trace_events = cfg->trace;
+	skel->rodata->stack_flags = BPF_F_USER_STACK;
+	if (cfg->max_allocs)
+		bpf_map__set_max_entries(skel->maps.allocs, cfg->max_allocs);
+	if (cfg->stack_map_size)
+		bpf_map__set_max_entries(skel->maps.stack_traces, cfg->stack_map_size);
+	if (!cfg->trace)
+		bpf_map__set_max_entries(skel->maps.events, 4096);
+}
+
+enum probe_set {
+	PROBE_ALLOCATORS = 1,	/* the malloc family */
+	PROBE_LIBC = 2,		/* mmap & co.: always libc's */
+	PROBE_ALL = 3,
+};
+
+/* Resolve symbols in @obj and create the tracefs events for them. */
+static int create_events(struct uprobe_priv *p, const char *obj,
+			 const char *prefix, enum probe_set set)
+{
+	struct ml_elf_func funcs[ARRAY_SIZE(probes)];
+	char *names[ARRAY_SIZE(probes)] = {};
+	const struct probe_def *defs[ARRAY_SIZE(probes)];
+	const char *why;
+	int n = 0, err;
+
+	for (size_t i = 0; i < ARRAY_SIZE(probes); i++) {
+		const struct probe_def *d = &probes[i];
+
+		if (!(set & (d->libc_only ? PROBE_LIBC : PROBE_ALLOCATORS)))
+			continue;
+		names[n] = prefix && !d->libc_only ?
+			xasprintf("%s%s", prefix, d->name) : xstrdup(d->name);
+		funcs[n].name = names[n];
+		defs[n++] = d;
+	}
+	err = ml_elf_find_funcs(obj, funcs, n, &why);
+	if (err) {
+		ml_err("cannot read symbols of %s: %s", obj, why);
+		goto out;
+	}
+	for (int i = 0; i < n && !err; i++) {
+		bool dup = false;
+
+		if (funcs[i].ifunc) {
+			ml_note("%s in %s is an indirect function: not probed",
+				funcs[i].name, obj);
+			continue;
+		}
+		if (!funcs[i].offset) {
+			ml_note("%s has no symbol %s: not probed", obj, funcs[i].name);
+			continue;
+		}
+		/* glibc's memalign and aligned_alloc are one function. */
+		for (int j = 0; j < i; j++)
+			if (funcs[j].offset == funcs[i].offset)
+				dup = true;
+		if (dup) {
+			ml_debug("%s shares its address with another allocator: probed once",
+				 funcs[i].name);
+			continue;
+		}
+		err = add_probe(p, defs[i], obj, funcs[i].offset, false);
+		if (!err && defs[i]->exit_prog)
+			err = add_probe(p, defs[i], obj, funcs[i].offset, true);
+	}
+out:
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	return err;
+}
+
+static bool has_func(const char *obj, const char *name)
+{
+	struct ml_elf_func f = { .name = name };
+	const char *why;
+
+	return ml_elf_find_funcs(obj, &f, 1, &why) == 0 && f.offset;
+}
+
+static int uprobe_open(struct ml_source *src, const struct ml_source_config *cfg)
+{
+	struct uprobe_priv *p = xcalloc(1, sizeof(*p));
+	int err;
+
+	src->priv = p;
+	p->pid = cfg->pid;
+	if (cfg->obj) {
+		p->obj = resolve_object(cfg->pid, cfg->obj);
+		if (!p->obj) {
+			ml_err("cannot find object '%s' (give a path, or a library the target maps)",
+			       cfg->obj);
+			return -ENOENT;
+		}
+	} else {
+		p->obj = find_libc(cfg->pid);
+		if (!p->obj) {
+			ml_err("cannot find libc mapped in process %d", cfg->pid);
+			return -ENOENT;
+		}
+	}
+
+	err = ml_tracefs_ready();
+	if (err) {
+		ml_err("cannot mount tracefs at /sys/kernel/tracing: %s", strerror(-err));
+		return err;
+	}
+	ml_tracefs_clean_stale();
+
+	p->skel = uprobe_bpf__open();
+	if (!p->skel) {
+		ml_err("cannot open BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	set_config(p->skel, cfg);
+	err = uprobe_bpf__load(p->skel);
+	if (err) {
+		ml_err("cannot load BPF programs: %s (is BPF allowed here? are you root?)",
+		       strerror(-err));
+		return err;
+	}
+	src->tracker.allocs_fd = bpf_map__fd(p->skel->maps.allocs);
+	src->tracker.stacks_fd = bpf_map__fd(p->skel->maps.stack_traces);
+	src->tracker.combined_fd = bpf_map__fd(p->skel->maps.combined);
+	src->tracker.counters_fd = bpf_map__fd(p->skel->maps.counters);
+	src->tracker.events_fd = bpf_map__fd(p->skel->maps.events);
+
+	/* The allocator entry points in OBJ; mmap & co. always from libc. */
+	/*
+	 * mmap & co. come from OBJ when it has them (a static binary,
+	 * tcmalloc's hooks), otherwise from libc.
+	 */
+	p->libc = find_libc(cfg->pid);
+	if (!p->libc || !strcmp(p->libc, p->obj) || has_func(p->obj, "mmap")) {
+		err = create_events(p, p->obj, cfg->symbols_prefix, PROBE_ALL);
+	} else {
+		err = create_events(p, p->obj, cfg->symbols_prefix, PROBE_ALLOCATORS);
+		if (!err)
+			err = create_events(p, p->libc, NULL, PROBE_LIBC);
+	}
+	if (!err && p->nr_events == 0) {
+		ml_err("no allocator functions found in %s", p->obj);
+		err = -ENOENT;
+	}
+	return err;
+}
+
+static int uprobe_attach(struct ml_source *src)
+{
+	struct uprobe_priv *p = src->priv;
+
+	for (int i = 0; i < p->nr_events; i++) {
+		struct bpf_program *prog;
+		struct bpf_link *link;
+		int pfd, err;
+
+		prog = bpf_object__find_program_by_name(p->skel->obj,
+							p->events[i].prog);
+		pfd = perf_event_open_tp(p->events[i].id, p->pid);
+		if (pfd < 0) {
+			explain_attach_error(p->events[i].event, p->obj, -errno);
+			return -errno;
+		}
+		link = bpf_program__attach_perf_event(prog, pfd);
+		if (!link) {
+			err = -errno;
+			close(pfd);
+			explain_attach_error(p->events[i].event, p->obj, err);
+			return err;
+		}
+		p->links[p->nr_links++] = link;
+	}
+	return 0;
+}
+
+static uint64_t uprobe_prog_misses(struct ml_source *src)
+{
+	struct uprobe_priv *p = src->priv;
+	struct bpf_program *prog;
+	uint64_t misses = 0;
+
+	if (!p || !p->skel)
+		return 0;
+	bpf_object__for_each_program(prog, p->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
+			misses += info.recursion_misses;
+	}
+	return misses;
+}
+
+static void uprobe_close(struct ml_source *src)
+{
+	struct uprobe_priv *p = src->priv;
+
+	if (!p)
+		return;
+	for (int i = 0; i < p->nr_links; i++)
+		bpf_link__destroy(p->links[i]);
+	ml_tracefs_remove_all();
+	for (int i = 0; i < p->nr_events; i++)
+		if (strcmp(p->events[i].event, p->events[i].prog) &&
+		    strstr(p->events[i].event, "__return"))
+			free((char *)p->events[i].event);
+	uprobe_bpf__destroy(p->skel);
+	free(p->obj);
+	free(p->libc);
+	free(p);
+	src->priv = NULL;
+}
+
+const struct ml_source_ops ml_uprobe_source = {
+	.name = "uprobe",
+	.open = uprobe_open,
+	.attach = uprobe_attach,
+	.prog_misses = uprobe_prog_misses,
+	.close = uprobe_close,
+};

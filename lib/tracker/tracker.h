@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The user-space side of the in-kernel tracker: reads its maps (outstanding
+ * blocks, per-stack totals, stacks, loss counters) into plain arrays.
+ */
+#ifndef MEMLEAK_TRACKER_H
+#define MEMLEAK_TRACKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memleak.h"
+
+struct ml_tracker {
+	int allocs_fd;
+	int stacks_fd;
+	int combined_fd;
+	int counters_fd;
+	int events_fd;		/* ring buffer of struct ml_event, -1 if none */
+};
+
+/* One outstanding block. */
+struct ml_block {
+	uint64_t addr;
+	uint64_t size;
+	uint64_t timestamp_ns;
+	int32_t stack_id;
+	uint32_t pid;
+};
+
+/* Outstanding totals of one stack. */
+struct ml_stack_total {
+	int32_t stack_id;
+	uint64_t bytes;
+	uint64_t count;
+};
+
+/* Every outstanding block; *out is malloc()ed.  Returns the count or -errno. */
+long ml_tracker_blocks(const struct ml_tracker *t, struct ml_block **out);
+
+/* The per-stack totals kept in the kernel (--combined-only). */
+long ml_tracker_totals(const struct ml_tracker *t, struct ml_stack_total **out);
+
+/* The stack with id @stack_id, leaf first; returns its depth (0 if lost). */
+int ml_tracker_stack(const struct ml_tracker *t, int32_t stack_id,
+		     uint64_t *ips, int max);
+
+/* Loss counters summed over CPUs. */
+void ml_tracker_counters(const struct ml_tracker *t, uint64_t out[ML_CNT_MAX]);
+
+#endif /* MEMLEAK_TRACKER_H */
