@@ -5,7 +5,6 @@
  * "memleak [options]" runs.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 
 #include "subcmd/builtin.h"
 #include "analysis/aggregate.h"
+#include "options/options.h"
 #include "output/text.h"
 #include "source/source.h"
 #include "symbol/maps.h"
@@ -27,28 +27,8 @@
 #include "target/target.h"
 #include "util/util.h"
 
-struct top_opts {
-	pid_t pid;
-	const char *command;
-	bool trace;
-	bool show_allocs;
-	uint64_t older_ms;
-	bool combined_only;
-	bool wa_missing_free;
-	uint64_t sample_rate;
-	uint64_t top;
-	uint64_t min_size, max_size;
-	const char *obj;
-	int sort;
-	const char *symbols_prefix;
-	uint64_t interval;
-	uint64_t count;		/* 0: until interrupted or the target exits */
-	uint64_t max_allocs;
-	uint64_t stack_map_size;
-};
-
 struct top {
-	struct top_opts o;
+	struct ml_opts o;
 	struct ml_source src;
 	struct ml_target target;
 	struct ml_maps *maps;
@@ -115,199 +95,6 @@ void top_usage(FILE *out)
 "  memleak -z 16 -Z 32 -p PID          only blocks of 16 to 32 bytes\n"
 "\n"
 "Other commands: see 'memleak --help'.\n");
-}
-
-enum {
-	OPT_COMBINED = 256,
-	OPT_WA_MISSING_FREE,
-	OPT_SORT,
-	OPT_SYMBOLS_PREFIX,
-	OPT_MAX_ALLOCS,
-	OPT_STACK_MAP_SIZE,
-};
-
-static const struct option long_opts[] = {
-	{ "help", no_argument, NULL, 'h' },
-	{ "pid", required_argument, NULL, 'p' },
-	{ "command", required_argument, NULL, 'c' },
-	{ "trace", no_argument, NULL, 't' },
-	{ "show-allocs", no_argument, NULL, 'a' },
-	{ "older", required_argument, NULL, 'o' },
-	{ "sample-rate", required_argument, NULL, 's' },
-	{ "top", required_argument, NULL, 'T' },
-	{ "min-size", required_argument, NULL, 'z' },
-	{ "max-size", required_argument, NULL, 'Z' },
-	{ "obj", required_argument, NULL, 'O' },
-	{ "interval", required_argument, NULL, 'i' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "combined-only", no_argument, NULL, OPT_COMBINED },
-	{ "wa-missing-free", no_argument, NULL, OPT_WA_MISSING_FREE },
-	{ "sort", required_argument, NULL, OPT_SORT },
-	{ "symbols-prefix", required_argument, NULL, OPT_SYMBOLS_PREFIX },
-	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
-	{ "stack-map-size", required_argument, NULL, OPT_STACK_MAP_SIZE },
-	{ NULL, 0, NULL, 0 },
-};
-
-/* The option as the user typed it, for messages: "-p/--pid". */
-static const char *opt_name(int c)
-{
-	static char buf[64];
-
-	for (const struct option *o = long_opts; o->name; o++) {
-		if (o->val != c)
-			continue;
-		if (c < 256)
-			snprintf(buf, sizeof(buf), "-%c/--%s", c, o->name);
-		else
-			snprintf(buf, sizeof(buf), "--%s", o->name);
-		return buf;
-	}
-	return "?";
-}
-
-static int usage_error(const char *fmt, const char *a, const char *b)
-{
-	fprintf(stderr, "%s: ", ml_progname);
-	fprintf(stderr, fmt, a, b);
-	fputc('\n', stderr);
-	top_usage(stderr);
-	return 2;
-}
-
-static bool num_arg(int c, uint64_t min, uint64_t max, bool suffixes,
-		    uint64_t *out, int *ret)
-{
-	if (ml_parse_u64(optarg, min, max, suffixes, out))
-		return true;
-	*ret = usage_error("invalid value for %s: '%s'", opt_name(c), optarg);
-	return false;
-}
-
-/* Returns -1 to go on, or the exit code. */
-static int parse_options(int argc, char **argv, struct top_opts *o)
-{
-	uint64_t v;
-	int c, ret = 2;
-
-	o->older_ms = 500;
-	o->sample_rate = 1;
-	o->top = 10;
-	o->max_size = UINT64_MAX;
-	o->interval = 5;
-	o->sort = ML_SORT_SIZE;
-	o->max_allocs = 1 << 20;
-	o->stack_map_size = 1 << 14;
-
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":hp:c:tao:s:T:z:Z:O:i:v",
-				long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			top_usage(stdout);
-			return 0;
-		case 'p':
-			if (!num_arg(c, 1, INT32_MAX, false, &v, &ret))
-				return ret;
-			o->pid = v;
-			break;
-		case 'c':
-			o->command = optarg;
-			break;
-		case 't':
-			o->trace = true;
-			break;
-		case 'a':
-			o->show_allocs = true;
-			break;
-		case 'o':
-			if (!num_arg(c, 0, UINT64_MAX / 1000000, false, &o->older_ms, &ret))
-				return ret;
-			break;
-		case 's':
-			if (!num_arg(c, 1, UINT32_MAX, false, &o->sample_rate, &ret))
-				return ret;
-			break;
-		case 'T':
-			if (!num_arg(c, 1, INT32_MAX, false, &o->top, &ret))
-				return ret;
-			break;
-		case 'z':
-			if (!num_arg(c, 0, UINT64_MAX, true, &o->min_size, &ret))
-				return ret;
-			break;
-		case 'Z':
-			if (!num_arg(c, 0, UINT64_MAX, true, &o->max_size, &ret))
-				return ret;
-			break;
-		case 'O':
-			o->obj = optarg;
-			break;
-		case 'i':
-			if (!num_arg(c, 1, 86400, false, &o->interval, &ret))
-				return ret;
-			break;
-		case 'v':
-			ml_verbose++;
-			break;
-		case OPT_COMBINED:
-			o->combined_only = true;
-			break;
-		case OPT_WA_MISSING_FREE:
-			o->wa_missing_free = true;
-			break;
-		case OPT_SORT:
-			o->sort = ml_sort_parse(optarg);
-			if (o->sort < 0)
-				return usage_error("invalid value for %s: '%s' (size or count)",
-						   "--sort", optarg);
-			break;
-		case OPT_SYMBOLS_PREFIX:
-			o->symbols_prefix = optarg;
-			break;
-		case OPT_MAX_ALLOCS:
-			if (!num_arg(c, 1, UINT32_MAX, true, &o->max_allocs, &ret))
-				return ret;
-			break;
-		case OPT_STACK_MAP_SIZE:
-			if (!num_arg(c, 1, 1 << 24, true, &o->stack_map_size, &ret))
-				return ret;
-			break;
-		case ':':
-			return usage_error("option %s needs a value%s",
-					   argv[optind - 1], "");
-		default:
-			return usage_error("unknown option '%s'%s", argv[optind - 1], "");
-		}
-	}
-	if (optind < argc) {
-		optarg = argv[optind++];
-		if (!ml_parse_u64(optarg, 1, 86400, false, &o->interval))
-			return usage_error("invalid INTERVAL '%s'%s (seconds, 1 or more)",
-					   optarg, "");
-	}
-	if (optind < argc) {
-		optarg = argv[optind++];
-		if (!ml_parse_u64(optarg, 1, UINT32_MAX, false, &o->count))
-			return usage_error("invalid COUNT '%s'%s", optarg, "");
-	}
-	if (optind < argc)
-		return usage_error("unexpected argument '%s'%s", argv[optind], "");
-	if (o->pid && o->command)
-		return usage_error("-p/--pid and -c/--command cannot be used together%s%s",
-				   "", "");
-	if (o->min_size > o->max_size)
-		return usage_error("-z/--min-size is larger than -Z/--max-size%s%s", "", "");
-	if (o->combined_only && o->show_allocs)
-		return usage_error("--combined-only keeps no blocks: -a/--show-allocs cannot be used with it%s%s",
-				   "", "");
-	if (!o->pid && !o->command) {
-		ml_err("tracing kernel allocations (no -p or -c) is not available in this version; "
-		       "give -p PID or -c COMMAND");
-		return 2;
-	}
-	return -1;
 }
 
 static void print_event(struct top *t, const struct ml_event *e)
@@ -506,8 +293,12 @@ static int run(struct top *t, int sfd)
 			case TAG_SIGNAL:
 				if (read(sfd, &si, sizeof(si)) != sizeof(si))
 					break;
-				if (si.ssi_signo != SIGCHLD)
-					quit = true;
+				if (si.ssi_signo == SIGCHLD)
+					break;
+				/* Interrupted: one last report of what is held. */
+				if (si.ssi_signo != SIGPIPE && !ml_target_update(&t->target, NULL, NULL))
+					report(t, false);
+				quit = true;
 				break;
 			case TAG_TIMER:
 				if (read(tfd, &ticks, sizeof(ticks)) != sizeof(ticks))
@@ -542,7 +333,7 @@ int cmd_top(int argc, char **argv)
 	sigset_t mask;
 	int ret, err, sfd;
 
-	ret = parse_options(argc, argv, &t.o);
+	ret = ml_parse_options(argc, argv, &t.o, top_usage);
 	if (ret >= 0)
 		return ret;
 

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bcc memleak's command line (-p -c -t -a -o -s -T -z -Z -O ... INTERVAL
+ * COUNT), parsed once for every subcommand that traces.
+ */
+#ifndef MEMLEAK_OPTIONS_H
+#define MEMLEAK_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+struct ml_opts {
+	pid_t pid;
+	const char *command;
+	bool trace;
+	bool show_allocs;
+	uint64_t older_ms;
+	bool combined_only;
+	bool wa_missing_free;
+	uint64_t sample_rate;
+	uint64_t top;
+	uint64_t min_size, max_size;
+	const char *obj;
+	int sort;
+	const char *symbols_prefix;
+	uint64_t interval;
+	uint64_t count;		/* 0: until interrupted or the target exits */
+	uint64_t max_allocs;
+	uint64_t stack_map_size;
+};
+
+/*
+ * Parse @argv into @o (defaults first).  On -h prints @usage to stdout;
+ * on a bad option or value prints a one-line error naming it and @usage
+ * to stderr.  Returns -1 to go on, or the exit code (0 after -h, 2).
+ */
+int ml_parse_options(int argc, char **argv, struct ml_opts *o,
+		     void (*usage)(FILE *out));
+
+#endif /* MEMLEAK_OPTIONS_H */
