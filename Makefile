@@ -79,6 +79,8 @@ install: memleak
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 755 memleak $(DESTDIR)$(BINDIR)/memleak
 	ln -sf memleak $(DESTDIR)$(BINDIR)/perf-memleak
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m 644 Documentation/*.1 $(DESTDIR)$(MANDIR)/man1/
 
 clean:
 	rm -rf $(OUT) memleak

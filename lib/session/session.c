@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A tracing session: target, event source, mappings, symbolizer and the
+ * event loop that live reporting and recording share.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+
+#include "session/session.h"
+#include "symbol/maps.h"
+#include "symbol/symbolize.h"
+#include "target/command.h"
+#include "util/util.h"
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct ml_session *s = ctx;
+
+	if (len >= sizeof(struct ml_event) && s->ops->event)
+		s->ops->event(s, data);
+	return 0;
+}
+
+static void refresh_maps(void *arg)
+{
+	struct ml_session *s = arg;
+
+	ml_maps_refresh(s->maps);
+}
+
+static int setup_target(struct ml_session *s)
+{
+	char **argv;
+	char *prog;
+	const char *why;
+	int err;
+
+	if (s->o->pid) {
+		s->pid = s->o->pid;
+		err = ml_target_attach(&s->target, s->pid);
+		if (err == -ESRCH) {
+			ml_err("no process with pid %d", s->pid);
+			return 2;
+		}
+		if (err) {
+			ml_err("cannot watch process %d: %s", s->pid, strerror(-err));
+			return 1;
+		}
+		return 0;
+	}
+	argv = ml_split_command(s->o->command, &why);
+	if (!argv) {
+		ml_err("invalid value for -c/--command: %s", why);
+		return 2;
+	}
+	prog = ml_find_program(argv[0], getenv("PATH"));
+	if (!prog) {
+		ml_err("cannot run '%s': command not found", argv[0]);
+		ml_argv_free(argv);
+		return 2;
+	}
+	err = ml_target_spawn(&s->target, prog, argv);
+	free(prog);
+	ml_argv_free(argv);
+	if (err) {
+		ml_err("cannot start '%s': %s", s->o->command, strerror(-err));
+		return 1;
+	}
+	s->pid = s->target.pid;
+	return 0;
+}
+
+static int open_source(struct ml_session *s)
+{
+	struct ml_source_config cfg = {
+		.pid = s->pid,
+		.obj = s->o->obj,
+		.symbols_prefix = s->o->symbols_prefix,
+		.min_size = s->o->min_size,
+		.max_size = s->o->max_size,
+		.sample_rate = s->o->sample_rate,
+		.trace = s->o->trace,
+		.max_allocs = s->o->max_allocs,
+		.stack_map_size = s->o->stack_map_size,
+	};
+	int err;
+
+	s->src.ops = &ml_uprobe_source;
+	err = s->src.ops->open(&s->src, &cfg);
+	if (!err)
+		err = s->src.ops->attach(&s->src);
+	if (!err && s->o->trace) {
+		s->rb = ring_buffer__new(s->src.tracker.events_fd, on_event, s, NULL);
+		if (!s->rb) {
+			err = -errno;
+			ml_err("cannot open the event ring buffer: %s", strerror(-err));
+		}
+	}
+	return err;
+}
+
+static int add_fd(int ep, int fd, uint32_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+enum { TAG_SIGNAL, TAG_TIMER, TAG_PIDFD, TAG_RING };
+
+/* Wait for reports, events, signals and the target's exit. */
+int ml_session_run(struct ml_session *s)
+{
+	struct itimerspec its = {
+		.it_interval.tv_sec = s->o->interval,
+		.it_value.tv_sec = s->o->interval,
+	};
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	bool quit = false;
+
+	if (ep < 0 || tfd < 0 || timerfd_settime(tfd, 0, &its, NULL)) {
+		ml_err("cannot set up the event loop: %s", strerror(errno));
+		return -errno;
+	}
+	add_fd(ep, s->sfd, TAG_SIGNAL);
+	add_fd(ep, tfd, TAG_TIMER);
+	if (s->target.pidfd >= 0)
+		add_fd(ep, s->target.pidfd, TAG_PIDFD);
+	if (s->rb)
+		add_fd(ep, ring_buffer__epoll_fd(s->rb), TAG_RING);
+
+	while (!quit) {
+		struct epoll_event evs[4];
+		int n = epoll_wait(ep, evs, 4, -1);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < n; i++) {
+			struct signalfd_siginfo si;
+			uint64_t ticks;
+
+			switch (evs[i].data.u32) {
+			case TAG_SIGNAL:
+				if (read(s->sfd, &si, sizeof(si)) != sizeof(si))
+					break;
+				if (si.ssi_signo == SIGCHLD)
+					break;
+				/* Interrupted: one last tick, unless the target just left. */
+				if (si.ssi_signo != SIGPIPE &&
+				    !ml_target_update(&s->target, refresh_maps, s))
+					s->ops->tick(s, ML_TICK_INTERRUPT);
+				quit = true;
+				break;
+			case TAG_TIMER:
+				if (read(tfd, &ticks, sizeof(ticks)) != sizeof(ticks))
+					break;
+				if (s->rb)
+					ring_buffer__consume(s->rb);
+				if (s->ops->tick(s, ML_TICK_INTERVAL))
+					quit = true;
+				break;
+			case TAG_RING:
+				ring_buffer__consume(s->rb);
+				fflush(stdout);
+				break;
+			}
+		}
+		if (ml_target_update(&s->target, refresh_maps, s)) {
+			if (s->rb)
+				ring_buffer__consume(s->rb);
+			s->ops->tick(s, ML_TICK_EXIT);
+			quit = true;
+		}
+	}
+	close(tfd);
+	close(ep);
+	return s->target.child && s->target.gone ?
+	       ml_target_exit_code(&s->target) : 0;
+}
+
+int ml_session_open(struct ml_session *s, const struct ml_opts *o,
+		    const struct ml_session_ops *ops, void *priv, FILE *info)
+{
+	sigset_t mask;
+	int ret, err;
+
+	memset(s, 0, sizeof(*s));
+	s->o = o;
+	s->ops = ops;
+	s->priv = priv;
+	s->target.go_fd = s->target.err_fd = s->target.pidfd = -1;
+
+	/* Signals arrive through a signalfd so cleanup runs on every exit path. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	s->sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+	ret = setup_target(s);
+	if (ret)
+		goto fail;
+	s->maps = ml_maps_new(s->pid);
+	if (!s->target.child && ml_maps_refresh(s->maps)) {
+		ml_err("cannot read the mappings of process %d", s->pid);
+		ret = 1;
+		goto fail;
+	}
+	s->sym = ml_symbolizer_new(s->maps);
+
+	if (open_source(s)) {
+		ret = 1;
+		goto fail;
+	}
+	s->start_ns = ml_now_ns();
+	if (s->target.child)
+		fprintf(info, "Attaching to pid %d (%s), Ctrl+C to quit.\n", s->pid,
+			o->command);
+	else
+		fprintf(info, "Attaching to pid %d, Ctrl+C to quit.\n", s->pid);
+	fflush(info);
+	if (ops->started)
+		ops->started(s);
+	if (s->target.child) {
+		err = ml_target_start(&s->target);
+		if (err) {
+			ml_err("cannot run '%s': %s", o->command, strerror(-err));
+			ret = 127;
+			goto fail;
+		}
+	}
+	return -1;
+fail:
+	ml_session_close(s);
+	return ret;
+}
+
+void ml_session_close(struct ml_session *s)
+{
+	if (s->rb)
+		ring_buffer__free(s->rb);
+	s->rb = NULL;
+	if (s->src.ops)
+		s->src.ops->close(&s->src);
+	s->src.ops = NULL;
+	ml_target_kill(&s->target);
+	if (s->sym)
+		ml_symbolizer_free(s->sym);
+	s->sym = NULL;
+	if (s->maps)
+		ml_maps_free(s->maps);
+	s->maps = NULL;
+	if (s->sfd >= 0)
+		close(s->sfd);
+	s->sfd = -1;
+}
+
+int ml_session_read(struct ml_session *s, bool all_ages, struct ml_report *r)
+{
+	uint64_t now = ml_now_ns();
+	long n;
+
+	if (!all_ages)
+		ml_maps_refresh(s->maps);
+	if (s->o->combined_only) {
+		struct ml_stack_total *tot;
+
+		n = ml_tracker_totals(&s->src.tracker, &tot);
+		if (n < 0)
+			return n;
+		ml_aggregate_totals(tot, n, s->o->sort, r);
+		free(tot);
+	} else {
+		struct ml_block *blocks;
+
+		n = ml_tracker_blocks(&s->src.tracker, &blocks);
+		if (n < 0) {
+			ml_err("cannot read outstanding allocations: %s", strerror(-n));
+			return n;
+		}
+		ml_aggregate_blocks(blocks, n, now,
+				    all_ages ? 0 : s->o->older_ms * 1000000,
+				    s->o->sort, r);
+	}
+	return 0;
+}
+
+void ml_session_losses(struct ml_session *s, uint64_t counters[ML_CNT_MAX],
+		       uint64_t *prog_misses)
+{
+	ml_tracker_counters(&s->src.tracker, counters);
+	*prog_misses = s->src.ops->prog_misses(&s->src);
+}
