@@ -15,6 +15,20 @@ int ml_sort_parse(const char *s)
 	return -1;
 }
 
+int ml_group_parse(const char *s)
+{
+	static const char *const names[] = {
+		[ML_GROUP_STACK] = "stack", [ML_GROUP_CALLSITE] = "callsite",
+		[ML_GROUP_CACHE] = "cache", [ML_GROUP_GFP] = "gfp",
+		[ML_GROUP_ORDER] = "order",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
 static int by_stack_then_addr(const void *a, const void *b)
 {
 	const struct ml_block *x = a, *y = b;

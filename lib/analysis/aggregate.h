@@ -13,8 +13,20 @@ enum ml_sort {
 	ML_SORT_COUNT,		/* outstanding blocks, most first */
 };
 
+/* What one report entry stands for (--sort KEY[,ORDER]). */
+enum ml_group_key {
+	ML_GROUP_STACK,		/* an allocation stack (default) */
+	ML_GROUP_CALLSITE,	/* the allocating call site */
+	ML_GROUP_CACHE,		/* a slab cache */
+	ML_GROUP_GFP,		/* GFP flags */
+	ML_GROUP_ORDER,		/* page order */
+};
+
 /* Parse "size" / "count"; -1 if neither. */
 int ml_sort_parse(const char *s);
+
+/* Parse "stack" / "callsite" / "cache" / "gfp" / "order"; -1 if none. */
+int ml_group_parse(const char *s);
 
 struct ml_group {
 	int32_t stack_id;

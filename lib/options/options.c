@@ -4,6 +4,7 @@
  * COUNT), parsed once for every subcommand that traces.
  */
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "options/options.h"
@@ -17,6 +18,12 @@ enum {
 	OPT_SYMBOLS_PREFIX,
 	OPT_MAX_ALLOCS,
 	OPT_STACK_MAP_SIZE,
+	OPT_KERNEL,
+	OPT_CGROUP,
+	OPT_BACKEND,
+	OPT_VMLINUX,
+	OPT_CALL_GRAPH,
+	OPT_GROW_STACKS,
 };
 
 static const struct option long_opts[] = {
@@ -39,6 +46,13 @@ static const struct option long_opts[] = {
 	{ "symbols-prefix", required_argument, NULL, OPT_SYMBOLS_PREFIX },
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
 	{ "stack-map-size", required_argument, NULL, OPT_STACK_MAP_SIZE },
+	{ "kernel", no_argument, NULL, OPT_KERNEL },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "backend", required_argument, NULL, OPT_BACKEND },
+	{ "percpu", no_argument, NULL, 'P' },
+	{ "vmlinux", required_argument, NULL, OPT_VMLINUX },
+	{ "call-graph", required_argument, NULL, OPT_CALL_GRAPH },
+	{ "grow-stacks", no_argument, NULL, OPT_GROW_STACKS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -79,6 +93,26 @@ static bool num_arg(int c, uint64_t min, uint64_t max, bool suffixes,
 	return false;
 }
 
+/* --sort KEY[,ORDER] or --sort ORDER: grouping key and ordering. */
+static int parse_sort(const char *arg, struct ml_opts *o)
+{
+	char *copy = xstrdup(arg), *tok, *save = NULL;
+	int err = 0;
+
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int v;
+
+		if ((v = ml_sort_parse(tok)) >= 0)
+			o->sort = v;
+		else if ((v = ml_group_parse(tok)) >= 0)
+			o->group = v;
+		else
+			err = -1;
+	}
+	free(copy);
+	return err;
+}
+
 int ml_parse_options(int argc, char **argv, struct ml_opts *o,
 		     void (*usage)(FILE *out))
 {
@@ -99,7 +133,7 @@ int ml_parse_options(int argc, char **argv, struct ml_opts *o,
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":hp:c:tao:s:T:z:Z:O:i:v",
+	while ((c = getopt_long(argc, argv, ":hp:c:tao:s:T:z:Z:O:i:vP",
 				long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
@@ -156,10 +190,45 @@ int ml_parse_options(int argc, char **argv, struct ml_opts *o,
 			o->wa_missing_free = true;
 			break;
 		case OPT_SORT:
-			o->sort = ml_sort_parse(optarg);
-			if (o->sort < 0)
-				return usage_error("invalid value for %s: '%s' (size or count)",
+			if (parse_sort(optarg, o))
+				return usage_error("invalid value for %s: '%s' (KEY[,ORDER]: "
+						   "stack, callsite, cache, gfp, order; size, count)",
 						   "--sort", optarg);
+			break;
+		case OPT_KERNEL:
+			o->kernel = true;
+			break;
+		case OPT_CGROUP:
+			o->cgroup = optarg;
+			break;
+		case OPT_BACKEND:
+			if (!strcmp(optarg, "bpf"))
+				o->backend = ML_BACKEND_BPF;
+			else if (!strcmp(optarg, "ftrace"))
+				o->backend = ML_BACKEND_FTRACE;
+			else
+				return usage_error("invalid value for %s: '%s' (bpf or ftrace)",
+						   "--backend", optarg);
+			break;
+		case 'P':
+			o->percpu = true;
+			break;
+		case OPT_VMLINUX:
+			o->vmlinux = optarg;
+			break;
+		case OPT_CALL_GRAPH:
+			if (!strcmp(optarg, "fp"))
+				o->call_graph = ML_CG_FP;
+			else if (!strcmp(optarg, "dwarf"))
+				o->call_graph = ML_CG_DWARF;
+			else if (!strcmp(optarg, "none"))
+				o->call_graph = ML_CG_NONE;
+			else
+				return usage_error("invalid value for %s: '%s' (fp, dwarf or none)",
+						   "--call-graph", optarg);
+			break;
+		case OPT_GROW_STACKS:
+			o->grow_stacks = true;
 			break;
 		case OPT_SYMBOLS_PREFIX:
 			o->symbols_prefix = optarg;
@@ -200,10 +269,19 @@ int ml_parse_options(int argc, char **argv, struct ml_opts *o,
 	if (o->combined_only && o->show_allocs)
 		return usage_error("--combined-only keeps no blocks: -a/--show-allocs cannot be used with it%s%s",
 				   "", "");
-	if (!o->pid && !o->command) {
-		ml_err("tracing kernel allocations (no -p or -c) is not available in this version; "
-		       "give -p PID or -c COMMAND");
-		return 2;
+	if (!o->pid && !o->command)
+		o->kernel = true;
+	if (!o->kernel) {
+		const char *k = o->cgroup ? "--cgroup" : o->percpu ? "-P/--percpu" :
+				o->backend == ML_BACKEND_FTRACE ? "--backend ftrace" :
+				o->grow_stacks ? "--grow-stacks" :
+				o->group != ML_GROUP_STACK ? "--sort KEY" : NULL;
+
+		if (k)
+			return usage_error("%s traces kernel allocations: add --kernel%s", k, "");
+	} else if (o->obj || o->symbols_prefix) {
+		return usage_error("%s names a user-space allocator: not with --kernel%s",
+				   o->obj ? "-O/--obj" : "--symbols-prefix", "");
 	}
 	return -1;
 }

@@ -29,6 +29,27 @@ struct ml_opts {
 	uint64_t count;		/* 0: until interrupted or the target exits */
 	uint64_t max_allocs;
 	uint64_t stack_map_size;
+
+	/* Kernel allocations (--kernel, or neither -p nor -c) */
+	bool kernel;
+	const char *cgroup;	/* --cgroup PATH: only allocations made in it */
+	int backend;		/* enum ml_backend */
+	bool percpu;		/* -P/--percpu: also percpu allocations */
+	const char *vmlinux;	/* --vmlinux PATH: DWARF for kernel frames */
+	int group;		/* enum ml_group_key: what a report line stands for */
+	int call_graph;		/* enum ml_call_graph */
+	bool grow_stacks;	/* --grow-stacks: stacks only for growing call sites */
+};
+
+enum ml_backend {
+	ML_BACKEND_BPF,		/* BPF programs track in the kernel */
+	ML_BACKEND_FTRACE,	/* a tracefs instance, tracking in user space */
+};
+
+enum ml_call_graph {
+	ML_CG_FP,		/* frame pointers, walked by the kernel */
+	ML_CG_DWARF,		/* unwind tables */
+	ML_CG_NONE,		/* no stacks: call sites only */
 };
 
 /*

@@ -42,6 +42,8 @@ static int setup_target(struct ml_session *s)
 	const char *why;
 	int err;
 
+	if (!s->o->pid && !s->o->command)
+		return 0;	/* the whole kernel */
 	if (s->o->pid) {
 		s->pid = s->o->pid;
 		err = ml_target_attach(&s->target, s->pid);
@@ -92,6 +94,10 @@ static int open_source(struct ml_session *s)
 	};
 	int err;
 
+	if (s->o->kernel) {
+		ml_err("kernel allocation tracing is not built in yet");
+		return -ENOSYS;
+	}
 	s->src.ops = &ml_uprobe_source;
 	err = s->src.ops->open(&s->src, &cfg);
 	if (!err)
@@ -212,7 +218,7 @@ int ml_session_open(struct ml_session *s, const struct ml_opts *o,
 	if (ret)
 		goto fail;
 	s->maps = ml_maps_new(s->pid);
-	if (!s->target.child && ml_maps_refresh(s->maps)) {
+	if (s->pid && !s->target.child && ml_maps_refresh(s->maps)) {
 		ml_err("cannot read the mappings of process %d", s->pid);
 		ret = 1;
 		goto fail;
