@@ -45,12 +45,40 @@ enum ml_counter {
 	ML_CNT_MAX,
 };
 
+/* What kind of memory a block is (user allocators are ML_KIND_USER). */
+enum ml_kind {
+	ML_KIND_USER,		/* a user-space allocator call */
+	ML_KIND_KMALLOC,	/* kmalloc() */
+	ML_KIND_CACHE,		/* kmem_cache_alloc() */
+	ML_KIND_PAGE,		/* the page allocator */
+	ML_KIND_PERCPU,		/* alloc_percpu() */
+	ML_KIND_VMALLOC,	/* a vmap area */
+	ML_KIND_MAX,
+};
+
+/*
+ * Keys of blocks that are not addresses: pages by PFN, percpu chunks by
+ * their percpu offset, tagged in the top byte so they never meet a pointer.
+ */
+#define ML_KEY_PAGE(pfn)	((2ULL << 56) | (pfn))
+#define ML_KEY_PERCPU(ptr)	((3ULL << 56) | ((ptr) & ((1ULL << 56) - 1)))
+
+/* A stack that was not collected (--call-graph none). */
+#define ML_STACK_NONE		(-2)
+
 /* One outstanding block: the value of the allocs map (key: address). */
 struct ml_alloc_info {
-	__u64 size;
+	__u64 size;		/* bytes allocated */
 	__u64 timestamp_ns;	/* CLOCK_MONOTONIC, bpf_ktime_get_ns() */
-	__s32 stack_id;		/* < 0: stack lost (-errno), see ML_CNT_STACK_LOST */
+	__s32 stack_id;		/* < 0: stack lost (-errno) or ML_STACK_NONE */
 	__u32 pid;		/* tgid that allocated it */
+	/* kernel allocations */
+	__u64 call_site;	/* the tracepoint's call_site */
+	__u64 bytes_req;	/* bytes requested (<= size) */
+	__u64 cache;		/* struct kmem_cache * (see the cache_names map) */
+	__u32 gfp;		/* GFP flags */
+	__u16 kind;		/* enum ml_kind */
+	__u16 order;		/* page order */
 };
 
 /* Per-stack totals, kept with atomic adds (--combined-only). */

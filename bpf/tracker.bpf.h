@@ -18,6 +18,7 @@ const volatile __u64 max_size = (__u64)-1;
 const volatile __u32 sample_rate = 1;
 const volatile bool trace_events = false;
 const volatile __u64 stack_flags = 0;
+const volatile bool collect_stacks = true;	/* false: --call-graph none */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -69,7 +70,11 @@ static __always_inline void count(__u32 which)
  */
 static __always_inline __s32 capture_stack(void *ctx)
 {
-	long id = bpf_get_stackid(ctx, &stack_traces, stack_flags);
+	long id;
+
+	if (!collect_stacks)
+		return ML_STACK_NONE;
+	id = bpf_get_stackid(ctx, &stack_traces, stack_flags);
 
 	if (id < 0)
 		count(ML_CNT_STACK_LOST);
@@ -141,15 +146,20 @@ static __always_inline void track_restore(__u64 addr, struct ml_alloc_info *info
 		combined_add(info->stack_id, info->size, 1);
 }
 
-static __always_inline void track_alloc(void *ctx, __u32 func, __u64 addr,
-					__u64 size, __u64 old_addr)
+/*
+ * Record a block at @addr.  @info carries what the source knows (size, and
+ * for kernel allocations call site, requested bytes, GFP flags, cache);
+ * the tracker stamps time, stack and pid.
+ */
+static __always_inline void track_alloc_info(void *ctx, __u32 func, __u64 addr,
+					     struct ml_alloc_info *info,
+					     __u64 old_addr)
 {
-	struct ml_alloc_info info = {}, *prev;
+	struct ml_alloc_info *prev;
 
-	info.size = size;
-	info.timestamp_ns = bpf_ktime_get_ns();
-	info.stack_id = capture_stack(ctx);
-	info.pid = bpf_get_current_pid_tgid() >> 32;
+	info->timestamp_ns = bpf_ktime_get_ns();
+	info->stack_id = capture_stack(ctx);
+	info->pid = bpf_get_current_pid_tgid() >> 32;
 
 	prev = bpf_map_lookup_elem(&allocs, &addr);
 	if (prev) {
@@ -157,14 +167,23 @@ static __always_inline void track_alloc(void *ctx, __u32 func, __u64 addr,
 		count(ML_CNT_MISSED_FREE);
 		combined_add(prev->stack_id, -(__s64)prev->size, -1);
 	}
-	if (bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY)) {
+	if (bpf_map_update_elem(&allocs, &addr, info, BPF_ANY)) {
 		if (prev)
 			bpf_map_delete_elem(&allocs, &addr);
 		count(ML_CNT_ALLOCS_FULL);
 		return;
 	}
-	combined_add(info.stack_id, size, 1);
-	emit(ML_EV_ALLOC, func, addr, size, old_addr, info.stack_id);
+	combined_add(info->stack_id, info->size, 1);
+	emit(ML_EV_ALLOC, func, addr, info->size, old_addr, info->stack_id);
+}
+
+static __always_inline void track_alloc(void *ctx, __u32 func, __u64 addr,
+					__u64 size, __u64 old_addr)
+{
+	struct ml_alloc_info info = {};
+
+	info.size = size;
+	track_alloc_info(ctx, func, addr, &info, old_addr);
 }
 
 /* Forget a block; copy what it was into @saved (may be NULL). */

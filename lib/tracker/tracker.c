@@ -18,6 +18,22 @@
  */
 #define BATCH 4096
 
+static void to_block(struct ml_block *b, uint64_t addr,
+		     const struct ml_alloc_info *v)
+{
+	b->addr = addr;
+	b->size = v->size;
+	b->timestamp_ns = v->timestamp_ns;
+	b->stack_id = v->stack_id;
+	b->pid = v->pid;
+	b->call_site = v->call_site;
+	b->bytes_req = v->bytes_req;
+	b->cache = v->cache;
+	b->gfp = v->gfp;
+	b->kind = v->kind;
+	b->order = v->order;
+}
+
 long ml_tracker_blocks(const struct ml_tracker *t, struct ml_block **out)
 {
 	size_t n = 0, cap = 1024;
@@ -46,13 +62,8 @@ long ml_tracker_blocks(const struct ml_tracker *t, struct ml_block **out)
 				cap *= 2;
 			blocks = xrealloc(blocks, cap * sizeof(*blocks));
 		}
-		for (__u32 i = 0; i < count; i++, n++) {
-			blocks[n].addr = keys[i];
-			blocks[n].size = vals[i].size;
-			blocks[n].timestamp_ns = vals[i].timestamp_ns;
-			blocks[n].stack_id = vals[i].stack_id;
-			blocks[n].pid = vals[i].pid;
-		}
+		for (__u32 i = 0; i < count; i++, n++)
+			to_block(&blocks[n], keys[i], &vals[i]);
 		if (err)	/* ENOENT: that was the last batch */
 			break;
 	}
@@ -71,12 +82,7 @@ slow:
 				continue;
 			if (n == cap)
 				blocks = xrealloc(blocks, (cap *= 2) * sizeof(*blocks));
-			blocks[n].addr = key;
-			blocks[n].size = v.size;
-			blocks[n].timestamp_ns = v.timestamp_ns;
-			blocks[n].stack_id = v.stack_id;
-			blocks[n].pid = v.pid;
-			n++;
+			to_block(&blocks[n++], key, &v);
 		}
 	}
 	*out = blocks;

@@ -21,11 +21,18 @@ struct ml_tracker {
 
 /* One outstanding block. */
 struct ml_block {
-	uint64_t addr;
-	uint64_t size;
+	uint64_t addr;		/* address, or ML_KEY_PAGE(pfn) / ML_KEY_PERCPU() */
+	uint64_t size;		/* bytes allocated */
 	uint64_t timestamp_ns;
-	int32_t stack_id;
+	int32_t stack_id;	/* < 0: lost (-errno) or ML_STACK_NONE */
 	uint32_t pid;
+	/* kernel allocations (0 for user space) */
+	uint64_t call_site;
+	uint64_t bytes_req;
+	uint64_t cache;		/* slab cache id: ml_tracker_cache_name() */
+	uint32_t gfp;
+	uint16_t kind;		/* enum ml_kind */
+	uint16_t order;
 };
 
 /* Outstanding totals of one stack. */
