@@ -47,6 +47,7 @@ enum ml_backend {
 };
 
 enum ml_call_graph {
+	ML_CG_DEFAULT,		/* the source's best: complete stacks */
 	ML_CG_FP,		/* frame pointers, walked by the kernel */
 	ML_CG_DWARF,		/* unwind tables */
 	ML_CG_NONE,		/* no stacks: call sites only */
