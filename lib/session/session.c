@@ -91,6 +91,10 @@ static int open_source(struct ml_session *s)
 		.trace = s->o->trace,
 		.max_allocs = s->o->max_allocs,
 		.stack_map_size = s->o->stack_map_size,
+		.call_graph = s->o->call_graph,
+		.cgroup = s->o->cgroup,
+		.percpu = s->o->percpu,
+		.grow_stacks = s->o->grow_stacks,
 	};
 	int err;
 

@@ -23,6 +23,11 @@ struct ml_source_config {
 	bool trace;			/* -t: per-event ring buffer records */
 	uint32_t max_allocs;		/* capacity of the outstanding-block map */
 	uint32_t stack_map_size;	/* capacity of the stack map */
+	int call_graph;			/* enum ml_call_graph */
+	/* kernel sources */
+	const char *cgroup;		/* only allocations made in this cgroup */
+	bool percpu;			/* also percpu allocations */
+	bool grow_stacks;		/* stacks only for growing call sites */
 };
 
 struct ml_source;

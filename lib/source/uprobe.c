@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "source/source.h"
+#include "options/options.h"
 #include "source/elfsym.h"
 #include "source/tracefs.h"
 #include "util/util.h"
@@ -198,6 +199,7 @@ static void set_config(struct uprobe_bpf *skel, const struct ml_source_config *c
 	skel->rodata->sample_rate = cfg->sample_rate ? cfg->sample_rate : 1;
 	skel->rodata->trace_events = cfg->trace;
 	skel->rodata->stack_flags = BPF_F_USER_STACK;
+	skel->rodata->collect_stacks = cfg->call_graph != ML_CG_NONE;
 	if (cfg->max_allocs)
 		bpf_map__set_max_entries(skel->maps.allocs, cfg->max_allocs);
 	if (cfg->stack_map_size)
