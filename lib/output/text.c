@@ -42,6 +42,10 @@ void ml_text_stack(FILE *out, const char *indent, int32_t stack_id,
 	uint64_t ips[ML_MAX_STACK_DEPTH];
 	int depth;
 
+	if (stack_id == ML_STACK_NONE) {
+		fprintf(out, "%s[no stack: --call-graph none]\n", indent);
+		return;
+	}
 	if (stack_id < 0) {
 		fprintf(out, "%s[stack lost: %s]\n", indent,
 			stack_id == -17 ? "hash collision in the stack map" :
