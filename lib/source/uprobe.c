@@ -324,6 +324,7 @@ static int uprobe_open(struct ml_source *src, const struct ml_source_config *cfg
 	src->tracker.combined_fd = bpf_map__fd(p->skel->maps.combined);
 	src->tracker.counters_fd = bpf_map__fd(p->skel->maps.counters);
 	src->tracker.events_fd = bpf_map__fd(p->skel->maps.events);
+	src->tracker.cache_names_fd = -1;
 
 	/* The allocator entry points in OBJ; mmap & co. always from libc. */
 	/*

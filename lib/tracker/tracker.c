@@ -4,6 +4,7 @@
  * blocks, per-stack totals, stacks, loss counters) into plain arrays.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -44,6 +45,10 @@ long ml_tracker_blocks(const struct ml_tracker *t, struct ml_block **out)
 	bool first = true;
 	int err;
 
+	if (t->ops) {
+		free(blocks);
+		return t->ops->blocks(t, out);
+	}
 	/* Batched lookups: one syscall per BATCH entries. */
 	for (;;) {
 		__u32 count = BATCH;
@@ -96,6 +101,10 @@ long ml_tracker_totals(const struct ml_tracker *t, struct ml_stack_total **out)
 	int64_t key, next, *prev = NULL;
 	struct ml_combined v;
 
+	if (t->ops) {
+		free(tot);
+		return t->ops->totals(t, out);
+	}
 	while (bpf_map_get_next_key(t->combined_fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
@@ -119,6 +128,8 @@ int ml_tracker_stack(const struct ml_tracker *t, int32_t stack_id,
 	uint32_t key = stack_id;
 	int depth = 0;
 
+	if (t->ops)
+		return t->ops->stack(t, stack_id, ips, max);
 	if (stack_id < 0 || bpf_map_lookup_elem(t->stacks_fd, &key, buf))
 		return 0;
 	for (int i = 0; i < ML_MAX_STACK_DEPTH && i < max && buf[i]; i++)
@@ -132,6 +143,10 @@ void ml_tracker_counters(const struct ml_tracker *t, uint64_t out[ML_CNT_MAX])
 	uint64_t *vals;
 
 	memset(out, 0, ML_CNT_MAX * sizeof(*out));
+	if (t->ops) {
+		t->ops->counters(t, out);
+		return;
+	}
 	if (ncpu <= 0)
 		return;
 	vals = xcalloc(ncpu, sizeof(*vals));
@@ -142,4 +157,18 @@ void ml_tracker_counters(const struct ml_tracker *t, uint64_t out[ML_CNT_MAX])
 			out[k] += vals[c];
 	}
 	free(vals);
+}
+
+int ml_tracker_cache_name(const struct ml_tracker *t, uint64_t cache, char *buf,
+			  size_t len)
+{
+	char name[32] = "";
+
+	if (t->ops)
+		return t->ops->cache_name(t, cache, buf, len);
+	if (t->cache_names_fd < 0 ||
+	    bpf_map_lookup_elem(t->cache_names_fd, &cache, name) || !name[0])
+		return -ENOENT;
+	snprintf(buf, len, "%s", name);
+	return 0;
 }

@@ -6,10 +6,29 @@
 #ifndef MEMLEAK_TRACKER_H
 #define MEMLEAK_TRACKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "memleak.h"
+
+struct ml_block;
+struct ml_stack_total;
+struct ml_tracker;
+
+/*
+ * A tracker kept in user space (the ftrace backend) instead of BPF maps:
+ * the same questions, answered from its own tables.
+ */
+struct ml_tracker_ops {
+	long (*blocks)(const struct ml_tracker *t, struct ml_block **out);
+	long (*totals)(const struct ml_tracker *t, struct ml_stack_total **out);
+	int (*stack)(const struct ml_tracker *t, int32_t stack_id, uint64_t *ips,
+		     int max);
+	void (*counters)(const struct ml_tracker *t, uint64_t out[ML_CNT_MAX]);
+	int (*cache_name)(const struct ml_tracker *t, uint64_t cache, char *buf,
+			  size_t len);
+};
 
 struct ml_tracker {
 	int allocs_fd;
@@ -17,6 +36,10 @@ struct ml_tracker {
 	int combined_fd;
 	int counters_fd;
 	int events_fd;		/* ring buffer of struct ml_event, -1 if none */
+	int cache_names_fd;	/* kernel sources: slab cache names, -1 if none */
+	bool kernel;		/* stacks are kernel stacks */
+	const struct ml_tracker_ops *ops;	/* NULL: the BPF maps above */
+	void *priv;
 };
 
 /* One outstanding block. */
@@ -54,5 +77,9 @@ int ml_tracker_stack(const struct ml_tracker *t, int32_t stack_id,
 
 /* Loss counters summed over CPUs. */
 void ml_tracker_counters(const struct ml_tracker *t, uint64_t out[ML_CNT_MAX]);
+
+/* The name of slab cache @cache into @buf; 0, or -ENOENT if unknown. */
+int ml_tracker_cache_name(const struct ml_tracker *t, uint64_t cache, char *buf,
+			  size_t len);
 
 #endif /* MEMLEAK_TRACKER_H */
