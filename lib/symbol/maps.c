@@ -286,3 +286,27 @@ int ml_maps_refresh(struct ml_maps *maps)
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)maps->pid);
 	return ml_maps_refresh_from(maps, path);
 }
+
+int ml_maps_add(struct ml_maps *maps, const struct ml_mapping *m)
+{
+	struct ml_mapping *v = realloc(maps->v, (maps->n + 1) * sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	maps->v = v;
+	/* What the new mapping covers is no longer what was there. */
+	for (size_t i = 0; i < maps->n; i++) {
+		if (v[i].start < m->end && m->start < v[i].end)
+			free(v[i].path);
+		else
+			v[n++] = v[i];
+	}
+	v[n] = *m;
+	v[n].path = m->path ? strdup(m->path) : NULL;
+	if (m->path && !v[n].path)
+		return -ENOMEM;
+	maps->n = n + 1;
+	qsort(v, maps->n, sizeof(*v), cmp_mapping);
+	return 0;
+}

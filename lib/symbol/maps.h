@@ -35,6 +35,12 @@ int ml_maps_refresh(struct ml_maps *maps);
 /* The same, reading @path (a file in /proc/PID/maps format) instead. */
 int ml_maps_refresh_from(struct ml_maps *maps, const char *path);
 
+/*
+ * Add one mapping (a recorded one, or a kernel image), replacing those it
+ * overlaps; the path is copied.  0 or -ENOMEM.
+ */
+int ml_maps_add(struct ml_maps *maps, const struct ml_mapping *m);
+
 /* The file-backed mapping that holds @addr, or NULL. */
 const struct ml_mapping *ml_maps_find(const struct ml_maps *maps, uint64_t addr);
 
