@@ -16,7 +16,7 @@
 
 const volatile bool filter_pids = false;
 const volatile bool filter_cgroup = false;
-const volatile bool page_stacks = true;	/* stacks for pages even without others */
+const volatile __u32 self_tgid = 0;	/* memleak itself: never traced */
 
 /* Processes whose allocations are kept (with filter_pids). */
 struct {
@@ -49,6 +49,8 @@ extern const void vmemmap_base __ksym __weak;
 
 static __always_inline bool wanted(void)
 {
+	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
+		return false;
 	if (filter_cgroup && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)
 		return false;
 	if (filter_pids) {
@@ -75,7 +77,7 @@ static __always_inline void kalloc(void *ctx, __u32 kind, __u64 key,
 	info.cache = cache;
 	info.kind = kind;
 	info.order = order;
-	track_alloc_info(ctx, kind, key, &info, 0);
+	track_alloc_info(ctx, ML_FUNC_KERNEL + kind, key, &info, 0);
 }
 
 static __always_inline void kfree_key(__u32 kind, __u64 key)
@@ -84,16 +86,20 @@ static __always_inline void kfree_key(__u32 kind, __u64 key)
 	 * Frees are never filtered: a block we hold is freed whoever frees
 	 * it (another task, an RCU callback, an interrupt).
 	 */
-	track_free(kind, key, NULL, true);
+	track_free(ML_FUNC_KERNEL + kind, key, NULL, true);
 }
 
-static __always_inline __u64 page_pfn(struct page *page)
+/* PFN of the struct page passed as the tracepoint's first argument. */
+static __always_inline __u64 page_pfn(void *ctx)
 {
 	__u64 base = 0xffffea0000000000ULL;	/* x86-64 VMEMMAP_START */
+	__u64 page = 0;
 
+	/* Read as a number: the verifier forbids arithmetic on the pointer. */
+	bpf_probe_read_kernel(&page, sizeof(page), ctx);
 	if (&vmemmap_base)
 		bpf_probe_read_kernel(&base, sizeof(base), &vmemmap_base);
-	return ((__u64)page - base) / bpf_core_type_size(struct page);
+	return (page - base) / bpf_core_type_size(struct page);
 }
 
 SEC("tp_btf/kmalloc")
@@ -158,7 +164,7 @@ int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order,
 	     gfp_t gfp_flags, int migratetype)
 {
 	if (page)
-		kalloc(ctx, ML_KIND_PAGE, ML_KEY_PAGE(page_pfn(page)), 0,
+		kalloc(ctx, ML_KIND_PAGE, ML_KEY_PAGE(page_pfn(ctx)), 0,
 		       4096ULL << order, 4096ULL << order, gfp_flags, 0, order);
 	return 0;
 }
@@ -166,14 +172,14 @@ int BPF_PROG(mm_page_alloc, struct page *page, unsigned int order,
 SEC("tp_btf/mm_page_free")
 int BPF_PROG(mm_page_free, struct page *page, unsigned int order)
 {
-	kfree_key(ML_KIND_PAGE, ML_KEY_PAGE(page_pfn(page)));
+	kfree_key(ML_KIND_PAGE, ML_KEY_PAGE(page_pfn(ctx)));
 	return 0;
 }
 
 SEC("tp_btf/mm_page_free_batched")
 int BPF_PROG(mm_page_free_batched, struct page *page)
 {
-	kfree_key(ML_KIND_PAGE, ML_KEY_PAGE(page_pfn(page)));
+	kfree_key(ML_KIND_PAGE, ML_KEY_PAGE(page_pfn(ctx)));
 	return 0;
 }
 

@@ -34,6 +34,9 @@ enum ml_func {
 	ML_FUNC_MAX,
 };
 
+/* Kernel events carry ML_FUNC_KERNEL + enum ml_kind as their function. */
+#define ML_FUNC_KERNEL		64
+
 /* Loss and anomaly counters, one slot each in the per-CPU counter map. */
 enum ml_counter {
 	ML_CNT_STACK_LOST,	/* bpf_get_stackid failed: map full or collision */

@@ -4,7 +4,9 @@
  * The entry point: a git/perf-style table of subcommands.  A command line
  * that names no subcommand is bcc memleak's, and runs "top".
  */
+#include <stdarg.h>
 #include <stdio.h>
+#include <bpf/libbpf.h>
 #include <string.h>
 
 #include "subcmd/builtin.h"
@@ -52,10 +54,19 @@ int cmd_help(int argc, char **argv)
 	return 2;
 }
 
+/* libbpf's messages (verifier logs) only with -v: memleak says what failed. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!ml_verbose || level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
 int main(int argc, char **argv)
 {
 	static char name[64];
 
+	libbpf_set_print(libbpf_print);
 	if (argc > 1 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")))
 		return cmd_version(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "--help"))

@@ -58,7 +58,7 @@ fail()
 	echo "FAIL $TEST_NAME: $1"
 	shift
 	for d in "$@"; do
-		printf '       %s\n' "$d"
+		sed -e 's/^/       /' <<<"$d"
 	done
 }
 
@@ -367,8 +367,19 @@ stacks_pretty()
 {
 	local s
 
-	s=$(stacks "$@" | sed -e 's/\t/\n    /g')
+	s=$(stacks "$@" | pretty_stack)
 	echo "${s:-(no stacks)}"
+}
+
+# pretty_stack: stack records (from stacks) on stdin as indented text.
+pretty_stack()
+{
+	awk -F '\t' '{
+		split($1, n, " ")
+		print "  " n[1] " bytes in " n[2] " allocations from stack"
+		for (i = 2; i <= NF; i++)
+			print "      " $i
+	}'
 }
 
 # find_stack FILE REPORT FRAME-ERE...: print the first stack of the report
@@ -423,7 +434,7 @@ check_stack_in()
 	else
 		fail "$desc" "expected: $bytes bytes in $allocs allocations" \
 			"actual:   ${rec%% *} bytes in $(cut -f1 <<<"$rec" | cut -d' ' -f2) allocations" \
-			"stack:" "$(sed -e 's/\t/\n    /g' <<<"$rec")"
+			"stack:" "$(pretty_stack <<<"$rec")"
 		ml_context
 	fi
 }
@@ -450,7 +461,7 @@ check_in_stack()
 		fi
 	done
 	fail "$desc" "expected a frame matching: $want" \
-		"actual stack:" "$(sed -e 's/\t/\n    /g' <<<"$rec")"
+		"actual stack:" "$(pretty_stack <<<"$rec")"
 	ml_context
 }
 

@@ -8,6 +8,32 @@
 
 #define MAX_INLINE 16
 
+/*
+ * The frames a kernel stack starts with that are the tracing machinery
+ * (our BPF program, the tracepoint glue), not the allocation.
+ */
+int ml_tracing_frames(const uint64_t *ips, int depth, struct ml_symbolizer *sym)
+{
+	static const char *const glue[] = {
+		"bpf_trace_run", "__bpf_trace_", "__traceiter_", "trace_call_bpf",
+		"perf_trace_", "bpf_prog_", "__bpf_prog_enter", "bpf_trampoline_",
+	};
+	int skip = 0;
+
+	for (int i = 0; i < depth && sym; i++) {
+		struct ml_frame f;
+
+		if (ips[i] < ML_KERNEL_START ||
+		    ml_symbolize(sym, ips[i], true, &f, 1) < 1 || !f.func)
+			break;
+		for (size_t g = 0; g < ARRAY_SIZE(glue); g++)
+			if (!strncmp(f.func, glue[g], strlen(glue[g])) ||
+			    (f.module && !strcmp(f.module, "bpf")))
+				skip = i + 1;
+	}
+	return skip;
+}
+
 static void print_frame(FILE *out, const char *indent, uint64_t ip,
 			struct ml_symbolizer *sym)
 {
@@ -56,7 +82,7 @@ void ml_text_stack(FILE *out, const char *indent, int32_t stack_id,
 	if (!depth)
 		fprintf(out, "%s[stack %d missing from the stack map]\n", indent,
 			stack_id);
-	for (int i = 0; i < depth; i++)
+	for (int i = t->kernel ? ml_tracing_frames(ips, depth, sym) : 0; i < depth; i++)
 		print_frame(out, indent, ips[i], sym);
 }
 

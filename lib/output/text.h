@@ -27,6 +27,9 @@ void ml_text_stacks(FILE *out, const struct ml_report *r,
 void ml_text_stack(FILE *out, const char *indent, int32_t stack_id,
 		   const struct ml_tracker *t, struct ml_symbolizer *sym);
 
+/* How many leading frames of a kernel stack are tracing glue, not the caller. */
+int ml_tracing_frames(const uint64_t *ips, int depth, struct ml_symbolizer *sym);
+
 /* The loss counters that are not zero, one "\tlost: ..." line each. */
 void ml_text_losses(FILE *out, const uint64_t counters[], uint64_t prog_misses);
 

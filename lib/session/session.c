@@ -14,6 +14,8 @@
 #include <bpf/libbpf.h>
 
 #include "session/session.h"
+#include "source/kmem.h"
+#include "symbol/kallsyms.h"
 #include "symbol/maps.h"
 #include "symbol/symbolize.h"
 #include "target/command.h"
@@ -98,11 +100,12 @@ static int open_source(struct ml_session *s)
 	};
 	int err;
 
-	if (s->o->kernel) {
-		ml_err("kernel allocation tracing is not built in yet");
-		return -ENOSYS;
-	}
-	s->src.ops = &ml_uprobe_source;
+	if (!s->o->kernel)
+		s->src.ops = &ml_uprobe_source;
+	else if (s->o->backend == ML_BACKEND_FTRACE)
+		s->src.ops = &ml_ftrace_source;
+	else
+		s->src.ops = &ml_kmem_source;
 	err = s->src.ops->open(&s->src, &cfg);
 	if (!err)
 		err = s->src.ops->attach(&s->src);
@@ -233,8 +236,22 @@ int ml_session_open(struct ml_session *s, const struct ml_opts *o,
 		ret = 1;
 		goto fail;
 	}
+	/* After loading: kallsyms then names our own BPF programs too. */
+	if (o->kernel) {
+		s->ksyms = ml_ksyms_load(NULL);
+		if (s->ksyms) {
+			ml_ksyms_set_vmlinux(s->ksyms, o->vmlinux);
+			ml_symbolizer_set_kernel(s->sym, s->ksyms);
+		}
+	}
 	s->start_ns = ml_now_ns();
-	if (s->target.child)
+	if (o->kernel && s->pid)
+		fprintf(info, "Attaching to kernel allocators for pid %d%s%s, Ctrl+C to quit.\n",
+			s->pid, o->cgroup ? " in cgroup " : "", o->cgroup ? o->cgroup : "");
+	else if (o->kernel)
+		fprintf(info, "Attaching to kernel allocators%s%s, Ctrl+C to quit.\n",
+			o->cgroup ? " in cgroup " : "", o->cgroup ? o->cgroup : "");
+	else if (s->target.child)
 		fprintf(info, "Attaching to pid %d (%s), Ctrl+C to quit.\n", s->pid,
 			o->command);
 	else
@@ -271,6 +288,8 @@ void ml_session_close(struct ml_session *s)
 	if (s->maps)
 		ml_maps_free(s->maps);
 	s->maps = NULL;
+	ml_ksyms_free(s->ksyms);
+	s->ksyms = NULL;
 	if (s->sfd >= 0)
 		close(s->sfd);
 	s->sfd = -1;
@@ -281,7 +300,7 @@ int ml_session_read(struct ml_session *s, bool all_ages, struct ml_report *r)
 	uint64_t now = ml_now_ns();
 	long n;
 
-	if (!all_ages)
+	if (!all_ages && s->pid)
 		ml_maps_refresh(s->maps);
 	if (s->o->combined_only) {
 		struct ml_stack_total *tot;

@@ -19,6 +19,7 @@
 
 struct ml_maps;
 struct ml_symbolizer;
+struct ml_ksyms;
 struct ring_buffer;
 
 enum ml_tick {
@@ -47,6 +48,7 @@ struct ml_session {
 	struct ml_target target;
 	struct ml_maps *maps;
 	struct ml_symbolizer *sym;
+	struct ml_ksyms *ksyms;		/* kernel symbols (kernel mode) */
 	struct ring_buffer *rb;
 	uint64_t start_ns;		/* CLOCK_MONOTONIC when tracing began */
 	int sfd;			/* signalfd */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "maps.h"
+#include "kallsyms.h"
 #include "symbolize.h"
 
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
@@ -72,6 +73,7 @@ struct cache_entry {
 
 struct ml_symbolizer {
 	struct ml_maps *maps;
+	struct ml_ksyms *ksyms;		/* kernel addresses, if set */
 	Dwfl *dwfl;
 	char *debuginfo_path;	/* NULL: the default search */
 	Dwfl_Callbacks callbacks;
@@ -795,6 +797,8 @@ int ml_symbolize(struct ml_symbolizer *sym, uint64_t addr, bool is_return,
 
 	if (max <= 0)
 		return 0;
+	if (sym->ksyms && addr >= ML_KERNEL_START)
+		return ml_ksyms_symbolize(sym->ksyms, addr, is_return, out, max);
 	e = cache_slot(sym->cache, sym->cache_cap, addr, is_return);
 	if (!e->used) {
 		resolve(sym, addr, is_return, &fr);
@@ -823,4 +827,9 @@ int ml_symbolize(struct ml_symbolizer *sym, uint64_t addr, bool is_return,
 	n = e->n < max ? e->n : max;
 	memcpy(out, e->frames + e->n - n, n * sizeof(*out));
 	return n;
+}
+
+void ml_symbolizer_set_kernel(struct ml_symbolizer *sym, struct ml_ksyms *ks)
+{
+	sym->ksyms = ks;
 }

@@ -12,6 +12,10 @@
 #include <stdint.h>
 
 struct ml_maps;
+struct ml_ksyms;
+
+/* Addresses from here up are the kernel's (x86-64, arm64). */
+#define ML_KERNEL_START 0xffff800000000000ULL
 
 struct ml_frame {
 	uint64_t addr;		/* the address asked for */
@@ -38,5 +42,8 @@ void ml_symbolizer_free(struct ml_symbolizer *sym);
  */
 int ml_symbolize(struct ml_symbolizer *sym, uint64_t addr, bool is_return,
 		 struct ml_frame *out, int max);
+
+/* Resolve kernel addresses through @ks (not owned) from now on. */
+void ml_symbolizer_set_kernel(struct ml_symbolizer *sym, struct ml_ksyms *ks);
 
 #endif /* MEMLEAK_SYMBOLIZE_H */

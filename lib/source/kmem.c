@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Event source: the kernel allocators' tracepoints (kmalloc, kmem_cache,
+ * page allocator, percpu, vmalloc) with BPF tracking in the kernel
+ * (bpf/kmem.bpf.c).  Each tracepoint's BTF prototype is checked first: a
+ * missing one is skipped with a note, a changed one picks the program
+ * variant that matches it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "source/source.h"
+#include "source/kmem.h"
+#include "options/options.h"
+#include "util/util.h"
+#include "kmem.skel.h"
+
+struct kmem_priv {
+	struct kmem_bpf *skel;
+	int cgroup_fd;
+};
+
+/* The function prototype behind tracepoint @tp, or NULL if there is none. */
+static const struct btf_type *tp_proto(const struct btf *btf, const char *tp)
+{
+	char name[128];
+	const struct btf_type *t;
+	int id;
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
+	if (id < 0)
+		return NULL;
+	t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);	/* pointer */
+	if (!t || !btf_is_ptr(t))
+		return NULL;
+	t = btf__type_by_id(btf, t->type);
+	return t && btf_is_func_proto(t) ? t : NULL;
+}
+
+/* Is argument @i (0: the first after the context) of @proto a pointer? */
+static bool arg_is_ptr(const struct btf *btf, const struct btf_type *proto, int i)
+{
+	const struct btf_param *p = btf_params(proto);
+	const struct btf_type *t;
+
+	if (i + 1 >= btf_vlen(proto))
+		return false;
+	t = btf__type_by_id(btf, p[i + 1].type);
+	while (t && (btf_is_mod(t) || btf_is_typedef(t)))
+		t = btf__type_by_id(btf, t->type);
+	return t && btf_is_ptr(t);
+}
+
+static void choose_programs(struct kmem_bpf *skel, const struct ml_source_config *cfg)
+{
+	static const struct {
+		const char *tp;
+		bool percpu;
+	} tps[] = {
+		{ "kmalloc", false }, { "kfree", false },
+		{ "kmem_cache_alloc", false }, { "kmem_cache_free", false },
+		{ "mm_page_alloc", false }, { "mm_page_free", false },
+		{ "mm_page_free_batched", false }, { "percpu_alloc_percpu", true },
+		{ "percpu_free_percpu", true }, { "alloc_vmap_area", false },
+		{ "free_vmap_area_noflush", false }, { "sched_process_fork", false },
+	};
+	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf_type *proto;
+
+	for (size_t i = 0; i < ARRAY_SIZE(tps); i++) {
+		struct bpf_program *prog =
+			bpf_object__find_program_by_name(skel->obj, tps[i].tp);
+		bool ok = btf && tp_proto(btf, tps[i].tp);
+
+		if (!ok)
+			ml_note("this kernel has no tracepoint %s: not traced", tps[i].tp);
+		bpf_program__set_autoload(prog, ok && (!tps[i].percpu || cfg->percpu));
+	}
+	/* kmem_cache_alloc passes the cache since 6.1, the sizes before. */
+	proto = btf ? tp_proto(btf, "kmem_cache_alloc") : NULL;
+	if (proto && !arg_is_ptr(btf, proto, 2)) {
+		bpf_program__set_autoload(skel->progs.kmem_cache_alloc, false);
+		bpf_program__set_autoload(skel->progs.kmem_cache_alloc_sizes, true);
+	} else {
+		bpf_program__set_autoload(skel->progs.kmem_cache_alloc_sizes, false);
+	}
+	btf__free(btf);
+}
+
+/* A cgroup v2 directory: an absolute PATH, or PATH under the v2 mount. */
+static int open_cgroup(const char *path)
+{
+	static const char *const roots[] = {
+		"/sys/fs/cgroup/unified/", "/sys/fs/cgroup/",
+	};
+
+	if (path[0] == '/')
+		return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = 0; i < ARRAY_SIZE(roots); i++) {
+		char *p = xasprintf("%s%s", roots[i], path);
+		int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		free(p);
+		if (fd >= 0)
+			return fd;
+	}
+	return -1;
+}
+
+/* @pid and the processes that descend from it now. */
+static void add_pid_tree(int map_fd, pid_t root)
+{
+	__u8 one = 1;
+	__u32 key = root;
+	bool added = true;
+
+	bpf_map_update_elem(map_fd, &key, &one, BPF_ANY);
+	/* Repeat until no new child is found: children of children. */
+	while (added) {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+
+		added = false;
+		while (d && (de = readdir(d))) {
+			char path[64], buf[512], *p;
+			__u32 pid, ppid;
+			FILE *f;
+
+			pid = strtoul(de->d_name, &p, 10);
+			if (*p || !pid)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+			f = fopen(path, "r");
+			if (!f)
+				continue;
+			p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+			fclose(f);
+			if (!p || sscanf(p + 2, "%*c %u", &ppid) != 1)
+				continue;
+			key = ppid;
+			if (bpf_map_lookup_elem(map_fd, &key, &one))
+				continue;
+			key = pid;
+			if (bpf_map_lookup_elem(map_fd, &key, &one) == 0)
+				continue;
+			one = 1;
+			bpf_map_update_elem(map_fd, &key, &one, BPF_ANY);
+			added = true;
+		}
+		if (d)
+			closedir(d);
+	}
+}
+
+static int kmem_open(struct ml_source *src, const struct ml_source_config *cfg)
+{
+	struct kmem_priv *p = xcalloc(1, sizeof(*p));
+	struct kmem_bpf *skel;
+	int err;
+
+	p->cgroup_fd = -1;
+	src->priv = p;
+	if (cfg->cgroup) {
+		p->cgroup_fd = open_cgroup(cfg->cgroup);
+		if (p->cgroup_fd < 0) {
+			ml_err("no cgroup at '%s' (give a cgroup v2 directory, e.g. /sys/fs/cgroup/unified/NAME)",
+			       cfg->cgroup);
+			return -ENOENT;
+		}
+	}
+	skel = p->skel = kmem_bpf__open();
+	if (!skel) {
+		ml_err("cannot open BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	skel->rodata->min_size = cfg->min_size;
+	skel->rodata->max_size = cfg->max_size;
+	skel->rodata->sample_rate = cfg->sample_rate ? cfg->sample_rate : 1;
+	skel->rodata->trace_events = cfg->trace;
+	skel->rodata->stack_flags = 0;		/* kernel stacks */
+	skel->rodata->collect_stacks = cfg->call_graph != ML_CG_NONE;
+	skel->rodata->filter_pids = cfg->pid > 0;
+	skel->rodata->filter_cgroup = cfg->cgroup != NULL;
+	skel->rodata->self_tgid = getpid();
+	/*
+	 * Preallocated: a map that allocates on update would kmalloc inside
+	 * our own kmalloc probe and trace its own refills.
+	 */
+	bpf_map__set_map_flags(skel->maps.allocs, 0);
+	if (cfg->max_allocs)
+		bpf_map__set_max_entries(skel->maps.allocs, cfg->max_allocs);
+	if (cfg->stack_map_size)
+		bpf_map__set_max_entries(skel->maps.stack_traces, cfg->stack_map_size);
+	if (!cfg->trace)
+		bpf_map__set_max_entries(skel->maps.events, 4096);
+	choose_programs(skel, cfg);
+
+	err = kmem_bpf__load(skel);
+	if (err) {
+		ml_err("cannot load BPF programs: %s (is BPF allowed here? are you root?)",
+		       strerror(-err));
+		return err;
+	}
+	if (p->cgroup_fd >= 0) {
+		__u32 zero = 0;
+
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.cgroup_filter), &zero,
+					&p->cgroup_fd, BPF_ANY)) {
+			ml_err("'%s' is not a cgroup v2 directory: %s", cfg->cgroup,
+			       strerror(errno));
+			return -errno;
+		}
+	}
+	if (cfg->pid > 0)
+		add_pid_tree(bpf_map__fd(skel->maps.traced_pids), cfg->pid);
+
+	src->tracker.allocs_fd = bpf_map__fd(skel->maps.allocs);
+	src->tracker.stacks_fd = bpf_map__fd(skel->maps.stack_traces);
+	src->tracker.combined_fd = bpf_map__fd(skel->maps.combined);
+	src->tracker.counters_fd = bpf_map__fd(skel->maps.counters);
+	src->tracker.events_fd = bpf_map__fd(skel->maps.events);
+	src->tracker.cache_names_fd = bpf_map__fd(skel->maps.cache_names);
+	src->tracker.kernel = true;
+	return 0;
+}
+
+static int kmem_attach(struct ml_source *src)
+{
+	struct kmem_priv *p = src->priv;
+	int err = kmem_bpf__attach(p->skel);
+
+	if (err)
+		ml_err("cannot attach to the kernel's allocator tracepoints: %s",
+		       strerror(-err));
+	return err;
+}
+
+static uint64_t kmem_prog_misses(struct ml_source *src)
+{
+	struct kmem_priv *p = src->priv;
+	struct bpf_program *prog;
+	uint64_t misses = 0;
+
+	if (!p || !p->skel)
+		return 0;
+	bpf_object__for_each_program(prog, p->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (bpf_program__fd(prog) >= 0 &&
+		    bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
+			misses += info.recursion_misses;
+	}
+	return misses;
+}
+
+static void kmem_close(struct ml_source *src)
+{
+	struct kmem_priv *p = src->priv;
+
+	if (!p)
+		return;
+	kmem_bpf__destroy(p->skel);
+	if (p->cgroup_fd >= 0)
+		close(p->cgroup_fd);
+	free(p);
+	src->priv = NULL;
+}
+
+const struct ml_source_ops ml_kmem_source = {
+	.name = "kmem",
+	.open = kmem_open,
+	.attach = kmem_attach,
+	.prog_misses = kmem_prog_misses,
+	.close = kmem_close,
+};
