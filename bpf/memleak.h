@@ -13,6 +13,9 @@
 #endif
 
 #define ML_MAX_STACK_DEPTH	127
+#define ML_KSTACK_DEPTH		64	/* kernel stacks: frames kept */
+#define ML_STACK_MAP_DEFAULT	(1 << 14)	/* stacks kept (user) */
+#define ML_KSTACK_MAP_DEFAULT	(1 << 16)	/* stacks kept (kernel) */
 #define ML_COMM_LEN		16
 
 /* Allocator entry points; the index is also the probe's identity. */

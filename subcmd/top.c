@@ -102,6 +102,12 @@ static void print_event(struct ml_session *s, const struct ml_event *e)
 	}
 }
 
+static const char *const group_title[] = {
+	[ML_GROUP_STACK] = "stacks", [ML_GROUP_CALLSITE] = "call sites",
+	[ML_GROUP_CACHE] = "slab caches", [ML_GROUP_GFP] = "GFP flag sets",
+	[ML_GROUP_ORDER] = "page orders",
+};
+
 /* "[HH:MM:SS] Top N stacks ..." and the stacks, with the loss footer. */
 static bool top_tick(struct ml_session *s, enum ml_tick why)
 {
@@ -119,9 +125,14 @@ static bool top_tick(struct ml_session *s, enum ml_tick why)
 	if (ml_session_read(s, why == ML_TICK_EXIT, &r))
 		return true;
 	strftime(stamp, sizeof(stamp), "%H:%M:%S", localtime(&wall));
-	printf("[%s] Top %llu stacks with outstanding allocations:\n", stamp,
-	       (unsigned long long)t->o.top);
-	ml_text_stacks(stdout, &r, &to, &s->src.tracker, s->sym);
+	printf("[%s] Top %llu %s with outstanding allocations:\n", stamp,
+	       (unsigned long long)t->o.top, group_title[t->o.group]);
+	if (t->o.group == ML_GROUP_STACK)
+		ml_text_stacks(stdout, &r, &to, &s->src.tracker, s->sym);
+	else
+		ml_text_groups(stdout, &r, t->o.group, &to, &s->src.tracker, s->sym);
+	if (t->o.kernel && !t->o.combined_only)
+		ml_text_kernel_totals(stdout, &r);
 	ml_session_losses(s, counters, &misses);
 	ml_text_losses(stdout, counters, misses);
 	fflush(stdout);

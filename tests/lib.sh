@@ -242,7 +242,7 @@ wait_exit()
 		WAIT_RC=timeout
 		return 1
 	fi
-	wait "$1"
+	wait "$1" 2>/dev/null
 	WAIT_RC=$?
 	return 0
 }
@@ -252,19 +252,21 @@ cleanup()
 {
 	local pid n
 
-	for pid in "${BG_PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for pid in "${BG_PIDS[@]}"; do
-		n=0
-		while kill -0 "$pid" 2>/dev/null && [ $n -lt 40 ]; do
-			[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" == Z ] && break
-			sleep 0.05
-			n=$((n + 1))
+	{
+		for pid in "${BG_PIDS[@]}"; do
+			kill -TERM "$pid"
 		done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
+		for pid in "${BG_PIDS[@]}"; do
+			n=0
+			while kill -0 "$pid" && [ $n -lt 40 ]; do
+				[ "$(awk '{print $3}' "/proc/$pid/stat")" == Z ] && break
+				sleep 0.05
+				n=$((n + 1))
+			done
+			kill -KILL "$pid"
+			wait "$pid"
+		done
+	} 2>/dev/null
 	BG_PIDS=()
 }
 trap cleanup EXIT

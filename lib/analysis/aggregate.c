@@ -29,15 +29,6 @@ int ml_group_parse(const char *s)
 	return -1;
 }
 
-static int by_stack_then_addr(const void *a, const void *b)
-{
-	const struct ml_block *x = a, *y = b;
-
-	if (x->stack_id != y->stack_id)
-		return x->stack_id < y->stack_id ? -1 : 1;
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
-}
-
 static enum ml_sort sort_key;
 
 static int cmp_u64_desc(uint64_t a, uint64_t b)
@@ -70,39 +61,112 @@ static void sort_groups(struct ml_report *r, enum ml_sort sort)
 	qsort(r->groups, r->ngroups, sizeof(*r->groups), by_key);
 }
 
-void ml_aggregate_blocks(struct ml_block *blocks, size_t n, uint64_t now_ns,
-			 uint64_t min_age_ns, enum ml_sort sort,
-			 struct ml_report *out)
+static uint64_t group_key(const struct ml_block *b, enum ml_group_key group)
 {
+	switch (group) {
+	case ML_GROUP_CALLSITE:
+		return b->call_site;
+	case ML_GROUP_CACHE:
+		if (b->kind == ML_KIND_CACHE)
+			return b->cache;
+		if (b->kind == ML_KIND_KMALLOC)
+			return ML_CACHE_KMALLOC(b->size);
+		return ML_CACHE_OTHER(b->kind);
+	case ML_GROUP_GFP:
+		return b->gfp;
+	case ML_GROUP_ORDER:
+		return b->kind == ML_KIND_PAGE ? b->order : UINT64_MAX;
+	default:
+		return (uint64_t)(int64_t)b->stack_id;
+	}
+}
+
+struct keyed {
+	uint64_t key;
+	size_t idx;
+};
+
+static const struct ml_block *sort_blocks;
+
+static int by_key_then_addr(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	uint64_t ax = sort_blocks[x->idx].addr, ay = sort_blocks[y->idx].addr;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return ax < ay ? -1 : ax > ay;
+}
+
+void ml_aggregate_blocks_by(struct ml_block *blocks, size_t n, uint64_t now_ns,
+			    uint64_t min_age_ns, enum ml_group_key group,
+			    enum ml_sort sort, struct ml_report *out)
+{
+	struct ml_block *sorted;
+	struct keyed *k;
 	size_t kept = 0;
 
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < n; i++) {
+		const struct ml_block *b = &blocks[i];
+
 		/* A block stamped after now is young, not ancient. */
-		if (min_age_ns && (blocks[i].timestamp_ns > now_ns ||
-				   now_ns - blocks[i].timestamp_ns < min_age_ns))
+		if (min_age_ns && (b->timestamp_ns > now_ns ||
+				   now_ns - b->timestamp_ns < min_age_ns))
 			continue;
-		blocks[kept++] = blocks[i];
+		if (b->backing) {
+			out->backing_bytes[b->backing % ML_BACKING_MAX] += b->size;
+			out->backing_count[b->backing % ML_BACKING_MAX]++;
+			continue;
+		}
+		if (group == ML_GROUP_ORDER && b->kind != ML_KIND_PAGE)
+			continue;
+		out->kind_bytes[b->kind % ML_KIND_MAX] += b->size;
+		out->kind_count[b->kind % ML_KIND_MAX]++;
+		blocks[kept++] = *b;
 	}
-	qsort(blocks, kept, sizeof(*blocks), by_stack_then_addr);
-	out->blocks = blocks;
+
+	k = xcalloc(kept ? kept : 1, sizeof(*k));
+	for (size_t i = 0; i < kept; i++) {
+		k[i].key = group_key(&blocks[i], group);
+		k[i].idx = i;
+	}
+	sort_blocks = blocks;
+	qsort(k, kept, sizeof(*k), by_key_then_addr);
+	sorted = xcalloc(kept ? kept : 1, sizeof(*sorted));
+	for (size_t i = 0; i < kept; i++)
+		sorted[i] = blocks[k[i].idx];
+	free(blocks);
+
+	out->blocks = sorted;
 	out->groups = xcalloc(kept ? kept : 1, sizeof(*out->groups));
 	for (size_t i = 0; i < kept; i++) {
 		struct ml_group *g;
 
-		if (i == 0 || blocks[i].stack_id != blocks[i - 1].stack_id) {
+		if (i == 0 || k[i].key != k[i - 1].key) {
 			g = &out->groups[out->ngroups++];
-			g->stack_id = blocks[i].stack_id;
-			g->blocks = &blocks[i];
+			g->key = k[i].key;
+			g->stack_id = sorted[i].stack_id;
+			g->blocks = &sorted[i];
 		}
 		g = &out->groups[out->ngroups - 1];
-		g->bytes += blocks[i].size;
+		g->bytes += sorted[i].size;
+		g->bytes_req += sorted[i].bytes_req ? sorted[i].bytes_req : sorted[i].size;
 		g->count++;
 		g->nblocks++;
-		out->bytes += blocks[i].size;
+		out->bytes += sorted[i].size;
 		out->count++;
 	}
+	free(k);
 	sort_groups(out, sort);
+}
+
+void ml_aggregate_blocks(struct ml_block *blocks, size_t n, uint64_t now_ns,
+			 uint64_t min_age_ns, enum ml_sort sort,
+			 struct ml_report *out)
+{
+	ml_aggregate_blocks_by(blocks, n, now_ns, min_age_ns, ML_GROUP_STACK,
+			       sort, out);
 }
 
 void ml_aggregate_totals(const struct ml_stack_total *totals, size_t n,

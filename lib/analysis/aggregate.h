@@ -29,9 +29,11 @@ int ml_sort_parse(const char *s);
 int ml_group_parse(const char *s);
 
 struct ml_group {
-	int32_t stack_id;
+	uint64_t key;			/* the grouping key's value (see ml_group_key) */
+	int32_t stack_id;		/* with ML_GROUP_STACK; else one block's stack */
 	uint64_t bytes;
 	uint64_t count;
+	uint64_t bytes_req;		/* requested bytes (kernel): bytes - req = waste */
 	const struct ml_block *blocks;	/* the group's blocks (by address); NULL from totals */
 	size_t nblocks;
 };
@@ -41,6 +43,9 @@ struct ml_report {
 	size_t ngroups;
 	uint64_t bytes, count;	/* over all groups */
 	struct ml_block *blocks;	/* owned: the kept blocks */
+	/* kernel: totals per enum ml_kind, and pages backing other blocks */
+	uint64_t kind_bytes[ML_KIND_MAX], kind_count[ML_KIND_MAX];
+	uint64_t backing_bytes[ML_BACKING_MAX], backing_count[ML_BACKING_MAX];
 };
 
 /*
@@ -50,6 +55,23 @@ struct ml_report {
 void ml_aggregate_blocks(struct ml_block *blocks, size_t n, uint64_t now_ns,
 			 uint64_t min_age_ns, enum ml_sort sort,
 			 struct ml_report *out);
+
+/*
+ * The same, grouped by @group: call site, slab cache (kmalloc blocks by
+ * their kmalloc-N size class), GFP flags or page order.  Blocks marked as
+ * backing pages (ml_block.backing) are counted apart, never in the groups.
+ */
+void ml_aggregate_blocks_by(struct ml_block *blocks, size_t n, uint64_t now_ns,
+			    uint64_t min_age_ns, enum ml_group_key group,
+			    enum ml_sort sort, struct ml_report *out);
+
+/*
+ * Keys of ML_GROUP_CACHE for blocks that are not in a named cache (named
+ * caches are keyed by their struct kmem_cache address, far above these).
+ */
+#define ML_CACHE_OTHER(kind)	((uint64_t)(kind))		/* below 256 */
+#define ML_CACHE_KMALLOC(size)	((1ULL << 40) | (size))
+#define ML_CACHE_IS_KMALLOC(key) ((key) >> 40 == 1)
 
 /* A report from per-stack totals (--combined-only); @totals is not kept. */
 void ml_aggregate_totals(const struct ml_stack_total *totals, size_t n,

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "output/text.h"
+#include "output/gfp.h"
+#include "analysis/kernel.h"
 #include "symbol/symbolize.h"
 #include "util/util.h"
 
@@ -17,6 +19,8 @@ int ml_tracing_frames(const uint64_t *ips, int depth, struct ml_symbolizer *sym)
 	static const char *const glue[] = {
 		"bpf_trace_run", "__bpf_trace_", "__traceiter_", "trace_call_bpf",
 		"perf_trace_", "bpf_prog_", "__bpf_prog_enter", "bpf_trampoline_",
+		"trace_event_raw_event_", "event_triggers_call", "trace_event_buffer_commit",
+		"__trace_stack", "__ftrace_trace_stack", "stacktrace_trigger",
 	};
 	int skip = 0;
 
@@ -130,4 +134,93 @@ void ml_text_losses(FILE *out, const uint64_t c[], uint64_t prog_misses)
 	if (prog_misses)
 		fprintf(out, "\tlost: %llu probe hits missed by BPF (recursion)\n",
 			(unsigned long long)prog_misses);
+}
+
+static void group_name(const struct ml_group *g, int group,
+		       const struct ml_tracker *t, struct ml_symbolizer *sym,
+		       char *buf, size_t len)
+{
+	struct ml_frame f;
+
+	switch (group) {
+	case ML_GROUP_CALLSITE:
+		if (!g->key) {
+			snprintf(buf, len, "[unknown call site]");
+		} else if (sym && ml_symbolize(sym, g->key, true, &f, 1) == 1 && f.func) {
+			snprintf(buf, len, "%s+0x%llx [%s]", f.func,
+				 (unsigned long long)f.offset, f.module ? f.module : "kernel");
+		} else {
+			snprintf(buf, len, "0x%llx", (unsigned long long)g->key);
+		}
+		break;
+	case ML_GROUP_CACHE:
+		if (ML_CACHE_IS_KMALLOC(g->key))
+			snprintf(buf, len, "kmalloc-%llu",
+				 (unsigned long long)(g->key & ((1ULL << 40) - 1)));
+		else if (g->key < 256)
+			snprintf(buf, len, "(%s)", ml_kind_name(g->key));
+		else if (ml_tracker_cache_name(t, g->key, buf, len))
+			snprintf(buf, len, "cache 0x%llx", (unsigned long long)g->key);
+		break;
+	case ML_GROUP_GFP:
+		ml_gfp_name(g->key, buf, len);
+		break;
+	case ML_GROUP_ORDER:
+		snprintf(buf, len, "order %llu (%llu KiB)", (unsigned long long)g->key,
+			 4ULL << g->key);
+		break;
+	default:
+		snprintf(buf, len, "stack %d", g->stack_id);
+	}
+}
+
+void ml_text_groups(FILE *out, const struct ml_report *r, int group,
+		    const struct ml_text_opts *o, const struct ml_tracker *t,
+		    struct ml_symbolizer *sym)
+{
+	size_t n = r->ngroups;
+	char name[512];
+
+	if (o->top > 0 && (size_t)o->top < n)
+		n = o->top;
+	fprintf(out, "\t%12s %12s %6s %9s  %s\n", "BYTES", "REQUESTED", "WASTE",
+		"COUNT", group == ML_GROUP_CALLSITE ? "CALL SITE" :
+		group == ML_GROUP_CACHE ? "CACHE" :
+		group == ML_GROUP_GFP ? "GFP FLAGS" : "PAGE ORDER");
+	for (size_t i = 0; i < n; i++) {
+		const struct ml_group *g = &r->groups[i];
+		double waste = g->bytes ? 100.0 * (g->bytes - g->bytes_req) / g->bytes : 0;
+
+		group_name(g, group, t, sym, name, sizeof(name));
+		fprintf(out, "\t%12llu %12llu %5.1f%% %9llu  %s\n",
+			(unsigned long long)g->bytes, (unsigned long long)g->bytes_req,
+			waste, (unsigned long long)g->count, name);
+	}
+}
+
+void ml_text_kernel_totals(FILE *out, const struct ml_report *r)
+{
+	bool any = false;
+
+	fprintf(out, "\ttotal:");
+	for (int k = ML_KIND_KMALLOC; k < ML_KIND_MAX; k++) {
+		if (!r->kind_count[k])
+			continue;
+		fprintf(out, "%s %s %llu bytes in %llu", any ? "," : "", ml_kind_name(k),
+			(unsigned long long)r->kind_bytes[k],
+			(unsigned long long)r->kind_count[k]);
+		any = true;
+	}
+	fprintf(out, "%s\n", any ? "" : " nothing outstanding");
+	any = false;
+	for (int b = 1; b < ML_BACKING_MAX; b++) {
+		if (!r->backing_count[b])
+			continue;
+		fprintf(out, "%s %s %llu bytes in %llu", any ? "," : "\tnot counted above, pages backing:",
+			ml_backing_name(b), (unsigned long long)r->backing_bytes[b],
+			(unsigned long long)r->backing_count[b]);
+		any = true;
+	}
+	if (any)
+		fputc('\n', out);
 }

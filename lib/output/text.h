@@ -27,6 +27,14 @@ void ml_text_stacks(FILE *out, const struct ml_report *r,
 void ml_text_stack(FILE *out, const char *indent, int32_t stack_id,
 		   const struct ml_tracker *t, struct ml_symbolizer *sym);
 
+/* A table of groups other than stacks: call sites, caches, GFP flags, orders. */
+void ml_text_groups(FILE *out, const struct ml_report *r, int group,
+		    const struct ml_text_opts *o, const struct ml_tracker *t,
+		    struct ml_symbolizer *sym);
+
+/* Kernel reports: outstanding totals per kind, and the backing pages left out. */
+void ml_text_kernel_totals(FILE *out, const struct ml_report *r);
+
 /* How many leading frames of a kernel stack are tracing glue, not the caller. */
 int ml_tracing_frames(const uint64_t *ips, int depth, struct ml_symbolizer *sym);
 

@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "session/session.h"
+#include "analysis/kernel.h"
 #include "source/kmem.h"
 #include "symbol/kallsyms.h"
 #include "symbol/maps.h"
@@ -126,7 +127,7 @@ static int add_fd(int ep, int fd, uint32_t tag)
 	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
-enum { TAG_SIGNAL, TAG_TIMER, TAG_PIDFD, TAG_RING };
+enum { TAG_SIGNAL, TAG_TIMER, TAG_PIDFD, TAG_RING, TAG_DRAIN };
 
 /* Wait for reports, events, signals and the target's exit. */
 int ml_session_run(struct ml_session *s)
@@ -137,6 +138,7 @@ int ml_session_run(struct ml_session *s)
 	};
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	int dfd = -1;
 	bool quit = false;
 
 	if (ep < 0 || tfd < 0 || timerfd_settime(tfd, 0, &its, NULL)) {
@@ -149,6 +151,16 @@ int ml_session_run(struct ml_session *s)
 		add_fd(ep, s->target.pidfd, TAG_PIDFD);
 	if (s->rb)
 		add_fd(ep, ring_buffer__epoll_fd(s->rb), TAG_RING);
+	if (s->src.ops->drain) {
+		/* A user-space tracker: read its events often enough to keep up. */
+		struct itimerspec d = {
+			.it_interval.tv_nsec = 100000000, .it_value.tv_nsec = 100000000,
+		};
+
+		dfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+		if (dfd >= 0 && !timerfd_settime(dfd, 0, &d, NULL))
+			add_fd(ep, dfd, TAG_DRAIN);
+	}
 
 	while (!quit) {
 		struct epoll_event evs[4];
@@ -180,6 +192,10 @@ int ml_session_run(struct ml_session *s)
 				if (s->ops->tick(s, ML_TICK_INTERVAL))
 					quit = true;
 				break;
+			case TAG_DRAIN:
+				if (read(dfd, &ticks, sizeof(ticks)) == sizeof(ticks))
+					s->src.ops->drain(&s->src);
+				break;
 			case TAG_RING:
 				ring_buffer__consume(s->rb);
 				fflush(stdout);
@@ -194,6 +210,8 @@ int ml_session_run(struct ml_session *s)
 		}
 	}
 	close(tfd);
+	if (dfd >= 0)
+		close(dfd);
 	close(ep);
 	return s->target.child && s->target.gone ?
 	       ml_target_exit_code(&s->target) : 0;
@@ -302,6 +320,8 @@ int ml_session_read(struct ml_session *s, bool all_ages, struct ml_report *r)
 
 	if (!all_ages && s->pid)
 		ml_maps_refresh(s->maps);
+	if (s->src.ops->drain)
+		s->src.ops->drain(&s->src);
 	if (s->o->combined_only) {
 		struct ml_stack_total *tot;
 
@@ -318,9 +338,11 @@ int ml_session_read(struct ml_session *s, bool all_ages, struct ml_report *r)
 			ml_err("cannot read outstanding allocations: %s", strerror(-n));
 			return n;
 		}
-		ml_aggregate_blocks(blocks, n, now,
-				    all_ages ? 0 : s->o->older_ms * 1000000,
-				    s->o->sort, r);
+		if (s->src.tracker.kernel)
+			ml_kernel_classify(blocks, n, &s->src.tracker, s->sym);
+		ml_aggregate_blocks_by(blocks, n, now,
+				       all_ages ? 0 : s->o->older_ms * 1000000,
+				       s->o->group, s->o->sort, r);
 	}
 	return 0;
 }

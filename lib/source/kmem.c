@@ -198,8 +198,14 @@ static int kmem_open(struct ml_source *src, const struct ml_source_config *cfg)
 	bpf_map__set_map_flags(skel->maps.allocs, 0);
 	if (cfg->max_allocs)
 		bpf_map__set_max_entries(skel->maps.allocs, cfg->max_allocs);
-	if (cfg->stack_map_size)
-		bpf_map__set_max_entries(skel->maps.stack_traces, cfg->stack_map_size);
+	/*
+	 * Kernel stacks are shorter than user ones and far more varied: a
+	 * larger map of shorter stacks (fewer hash collisions).
+	 */
+	bpf_map__set_value_size(skel->maps.stack_traces, ML_KSTACK_DEPTH * sizeof(__u64));
+	bpf_map__set_max_entries(skel->maps.stack_traces,
+				 cfg->stack_map_size && cfg->stack_map_size != ML_STACK_MAP_DEFAULT ?
+				 cfg->stack_map_size : ML_KSTACK_MAP_DEFAULT);
 	if (!cfg->trace)
 		bpf_map__set_max_entries(skel->maps.events, 4096);
 	choose_programs(skel, cfg);

@@ -38,6 +38,11 @@ struct ml_source_ops {
 	int (*open)(struct ml_source *src, const struct ml_source_config *cfg);
 	/* Start delivering events. 0 or -errno (a message already printed). */
 	int (*attach)(struct ml_source *src);
+	/*
+	 * Sources whose tracker lives in user space: read what arrived.
+	 * Called often, and before every read of the tracker.  May be NULL.
+	 */
+	void (*drain)(struct ml_source *src);
 	/* Sum of the BPF programs' recursion misses. */
 	uint64_t (*prog_misses)(struct ml_source *src);
 	/* Detach, unload, remove every probe.  Safe after a failed open. */

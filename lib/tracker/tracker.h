@@ -55,7 +55,18 @@ struct ml_block {
 	uint64_t cache;		/* slab cache id: ml_tracker_cache_name() */
 	uint32_t gfp;
 	uint16_t kind;		/* enum ml_kind */
-	uint16_t order;
+	uint8_t order;
+	uint8_t backing;	/* enum ml_backing: pages that back other blocks */
+};
+
+/* Pages that hold memory counted elsewhere (as slab objects, vmalloc areas). */
+enum ml_backing {
+	ML_BACKING_NONE,
+	ML_BACKING_SLAB,	/* slab pages: their objects are counted */
+	ML_BACKING_KMALLOC,	/* a large kmalloc: counted as the kmalloc */
+	ML_BACKING_VMALLOC,	/* pages of a vmap area */
+	ML_BACKING_PERCPU,	/* pages of a percpu chunk */
+	ML_BACKING_MAX,
 };
 
 /* Outstanding totals of one stack. */

@@ -1,0 +1,137 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# -p PID on a running process: interval reports with the age filter, COUNT,
+# the target's exit.  The target (leaky wait) leaks 10 x 777 bytes in
+# leak_on_signal() on each SIGUSR1 and exits on SIGTERM.
+. "$(dirname "$0")/../lib.sh"
+build_targets
+
+L=leaky.c
+SIGNAL_LEAK=$(frame leak_on_signal leaky $L "$(line_of $L signal)")
+CALLER=$(frame wait_mode leaky $L "$(call_of $L signal)")
+
+# start_target NAME: start "leaky wait", wait for "ready"; TARGET is its pid
+start_target()
+{
+	bg "$1" ./build/targets/leaky wait
+	TARGET=$BG_PID
+	TARGET_OUT=$OUT/$1.out
+	if ! wait_for "$TARGET_OUT" '^ready$' 10; then
+		fail "$1: the target starts" "no 'ready' from leaky wait in 10 s"
+		finish
+	fi
+}
+
+# start_memleak NAME ARGS...: memleak in the background; ML_* as for ml
+start_memleak()
+{
+	local name=$1
+
+	shift
+	ML_OUT=$OUT/$name.out
+	ML_ERR=$OUT/$name.err
+	ML_CMD="./memleak $(quote "$@")"
+	ML_RC=running
+	bg "$name" "$MEMLEAK" "$@"
+	ML_PID=$BG_PID
+}
+
+# signal_leak NAME: SIGUSR1 to the target, wait until it has leaked
+signal_leak()
+{
+	local n
+
+	n=$(grep -c '^leaked$' "$TARGET_OUT")
+	kill -USR1 "$TARGET"
+	local deadline=$((SECONDS + 10))
+	while [ "$(grep -c '^leaked$' "$TARGET_OUT")" -le "$n" ]; do
+		if [ $SECONDS -gt $deadline ]; then
+			fail "$1: the target leaks on SIGUSR1" "no 'leaked' in 10 s"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# 1. memleak -p PID 1 6: six reports, one a second, then exit; the target
+# keeps running.
+start_target count-target
+start_memleak count -p "$TARGET" 1 6
+if wait_for "$ML_OUT" "$RE_HEADER" 20; then
+	pass "-p 1 6: first report"
+else
+	fail "-p 1 6: first report" "no report header in 20 s"
+	ml_context
+fi
+signal_leak "-p 1 6"
+wait_exit "$ML_PID" 30
+ML_RC=$WAIT_RC
+check_exit "-p 1 6: exits 0 after 6 reports" 0
+check_no_events "-p 1 6: no tracefs events left behind" "$ML_PID"
+check_count "-p 1 6: 'Attaching to pid PID, Ctrl+C to quit.'" 1 \
+	"^Attaching to pid $TARGET, Ctrl\\+C to quit\\.\$" "$ML_OUT"
+check_reports "-p 1 6: exactly 6 reports" "$ML_OUT" 6
+check_nstacks "-p 1 6: the first report is empty (leak_direct ran before attaching)" "$ML_OUT" 0 1
+check_stack "-p 1 6: last report: 7770 bytes in 10 allocations at leak_on_signal" "$ML_OUT" \
+	7770 10 "$SIGNAL_LEAK" "$CALLER"
+check_nstacks "-p 1 6: last report: only that stack" "$ML_OUT" 1
+check_no_grep "-p 1 6: no losses" "$RE_LOST" "$ML_OUT"
+check_no_grep "-p 1 6: nothing from before attaching (leak_direct)" 'leak_direct' "$ML_OUT"
+if kill -0 "$TARGET" 2>/dev/null; then
+	pass "-p 1 6: the target still runs after memleak exits"
+else
+	fail "-p 1 6: the target still runs after memleak exits" "it is gone"
+fi
+signal_leak "-p 1 6: after memleak" && pass "-p 1 6: the target still works after memleak detached"
+kill -TERM "$TARGET"
+wait_exit "$TARGET" 10
+check_eq "-p 1 6: the target exits 0 on SIGTERM" 0 "$WAIT_RC"
+
+# 2. memleak -p PID 1 (no COUNT): stops when the target exits, with a final
+# report
+start_target exit-target
+start_memleak exit -p "$TARGET" 1
+wait_for "$ML_OUT" "$RE_HEADER" 20
+signal_leak "-p, target exits"
+sleep 1.2
+n=$(reports "$ML_OUT")
+kill -TERM "$TARGET"
+wait_exit "$TARGET" 10
+wait_exit "$ML_PID" 15
+ML_RC=$WAIT_RC
+check_exit "-p, target exits: memleak exits 0 by itself" 0
+check_no_events "-p, target exits: no tracefs events left behind" "$ML_PID"
+if [ "$(reports "$ML_OUT")" -gt "$n" ]; then
+	pass "-p, target exits: a final report after the target exited"
+else
+	fail "-p, target exits: a final report after the target exited" \
+		"reports before SIGTERM: $n, in all: $(reports "$ML_OUT")"
+	ml_context
+fi
+check_stack "-p, target exits: final report: 7770 bytes in 10 allocations" "$ML_OUT" \
+	7770 10 "$SIGNAL_LEAK" "$CALLER"
+
+# 3. -o 60000: no block is old enough for an interval report
+start_target older-target
+start_memleak older -o 60000 -p "$TARGET" 1 3
+wait_for "$ML_OUT" "$RE_HEADER" 20
+signal_leak "-o 60000"
+wait_exit "$ML_PID" 30
+ML_RC=$WAIT_RC
+check_exit "-o 60000 -p 1 3: exits 0" 0
+check_reports "-o 60000 -p 1 3: 3 reports" "$ML_OUT" 3
+check_count "-o 60000 -p 1 3: blocks younger than 60 s are not reported" 0 "$RE_BYTES" "$ML_OUT"
+
+# 4. -o 0 with two leaks: both in the report, 15540 bytes in 20 allocations
+start_memleak older0 -o 0 -p "$TARGET" 1 3
+wait_for "$ML_OUT" "$RE_HEADER" 20
+signal_leak "-o 0" && signal_leak "-o 0"
+wait_exit "$ML_PID" 30
+ML_RC=$WAIT_RC
+check_exit "-o 0 -p 1 3: exits 0" 0
+check_stack "-o 0 -p 1 3: two signals: 15540 bytes in 20 allocations" "$ML_OUT" \
+	15540 20 "$SIGNAL_LEAK" "$CALLER"
+kill -TERM "$TARGET"
+wait_exit "$TARGET" 10
+
+finish
