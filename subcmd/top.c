@@ -81,12 +81,24 @@ void top_usage(FILE *out)
 "Other commands: see 'memleak --help'.\n");
 }
 
+/* Kernel events by enum ml_kind: the allocating and the freeing call. */
+static const char *const kernel_names[ML_KIND_MAX][2] = {
+	[ML_KIND_KMALLOC] = { "kmalloc", "kfree" },
+	[ML_KIND_CACHE] = { "kmem_cache_alloc", "kmem_cache_free" },
+	[ML_KIND_PAGE] = { "page_alloc", "page_free" },
+	[ML_KIND_PERCPU] = { "percpu_alloc", "percpu_free" },
+	[ML_KIND_VMALLOC] = { "vmap_alloc", "vmap_free" },
+};
+
 static void print_event(struct ml_session *s, const struct ml_event *e)
 {
 	const char *fn = e->func < ML_FUNC_MAX ? func_names[e->func] : "?";
 	double ts = e->timestamp_ns > s->start_ns ?
 		    (e->timestamp_ns - s->start_ns) / 1e9 : 0;
 
+	if (e->func >= ML_FUNC_KERNEL && e->func < ML_FUNC_KERNEL + ML_KIND_MAX &&
+	    kernel_names[e->func - ML_FUNC_KERNEL][0])
+		fn = kernel_names[e->func - ML_FUNC_KERNEL][e->kind == ML_EV_FREE];
 	printf("%12.6f %-16.16s %7u/%-7u ", ts, e->comm, e->pid, e->tid);
 	if (e->kind == ML_EV_FREE) {
 		printf("%s(0x%llx) size=%llu\n", fn, (unsigned long long)e->addr,

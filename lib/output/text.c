@@ -86,8 +86,13 @@ void ml_text_stack(FILE *out, const char *indent, int32_t stack_id,
 	if (!depth)
 		fprintf(out, "%s[stack %d missing from the stack map]\n", indent,
 			stack_id);
-	for (int i = t->kernel ? ml_tracing_frames(ips, depth, sym) : 0; i < depth; i++)
+	for (int i = t->kernel ? ml_tracing_frames(ips, depth, sym) : 0; i < depth; i++) {
+		if (ips[i] == ML_FRAME_TRUNCATED) {
+			fprintf(out, "%s[truncated]\n", indent);
+			continue;
+		}
 		print_frame(out, indent, ips[i], sym);
+	}
 }
 
 void ml_text_stacks(FILE *out, const struct ml_report *r,
@@ -125,6 +130,7 @@ void ml_text_losses(FILE *out, const uint64_t c[], uint64_t prog_misses)
 		[ML_CNT_COMBINED_FULL] = "per-stack totals not kept (totals map full)",
 		[ML_CNT_RINGBUF_DROP] = "trace events dropped (ring buffer full)",
 		[ML_CNT_MISSED_FREE] = "addresses allocated again while outstanding (frees missed; the old block was dropped)",
+		[ML_CNT_STACK_TRUNCATED] = "user stacks not unwound to their end (no unwind table, unreadable stack, or too deep): shown ending in [truncated]",
 	};
 
 	for (int i = 0; i < ML_CNT_MAX; i++)

@@ -19,6 +19,7 @@
 #include "symbol/kallsyms.h"
 #include "symbol/maps.h"
 #include "symbol/symbolize.h"
+#include "target/cgroup.h"
 #include "target/command.h"
 #include "util/util.h"
 
@@ -95,12 +96,20 @@ static int open_source(struct ml_session *s)
 		.max_allocs = s->o->max_allocs,
 		.stack_map_size = s->o->stack_map_size,
 		.call_graph = s->o->call_graph,
-		.cgroup = s->o->cgroup,
+		.cgroup = s->cgroup,
 		.percpu = s->o->percpu,
 		.grow_stacks = s->o->grow_stacks,
 	};
+	char **argv = NULL;
 	int err;
 
+	if (s->target.child && s->o->command) {
+		/* The program about to run: its unwind tables before it runs. */
+		argv = ml_split_command(s->o->command, &(const char *){ NULL });
+		if (argv)
+			cfg.exe = ml_find_program(argv[0], getenv("PATH"));
+		ml_argv_free(argv);
+	}
 	if (!s->o->kernel)
 		s->src.ops = &ml_uprobe_source;
 	else if (s->o->backend == ML_BACKEND_FTRACE)
@@ -108,6 +117,7 @@ static int open_source(struct ml_session *s)
 	else
 		s->src.ops = &ml_kmem_source;
 	err = s->src.ops->open(&s->src, &cfg);
+	free((char *)cfg.exe);
 	if (!err)
 		err = s->src.ops->attach(&s->src);
 	if (!err && s->o->trace) {
@@ -239,6 +249,15 @@ int ml_session_open(struct ml_session *s, const struct ml_opts *o,
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	s->sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 
+	if (o->cgroup) {
+		s->cgroup = ml_cgroup_resolve(o->cgroup);
+		if (!s->cgroup) {
+			ml_err("no cgroup v2 directory '%s' (give /sys/fs/cgroup/unified/NAME, "
+			       "/sys/fs/cgroup/NAME, or NAME under them)", o->cgroup);
+			ret = 2;
+			goto fail;
+		}
+	}
 	ret = setup_target(s);
 	if (ret)
 		goto fail;
@@ -308,6 +327,8 @@ void ml_session_close(struct ml_session *s)
 	s->maps = NULL;
 	ml_ksyms_free(s->ksyms);
 	s->ksyms = NULL;
+	free(s->cgroup);
+	s->cgroup = NULL;
 	if (s->sfd >= 0)
 		close(s->sfd);
 	s->sfd = -1;
@@ -318,8 +339,11 @@ int ml_session_read(struct ml_session *s, bool all_ages, struct ml_report *r)
 	uint64_t now = ml_now_ns();
 	long n;
 
-	if (!all_ages && s->pid)
+	if (!all_ages && s->pid) {
 		ml_maps_refresh(s->maps);
+		if (s->src.ops->refresh)
+			s->src.ops->refresh(&s->src);
+	}
 	if (s->src.ops->drain)
 		s->src.ops->drain(&s->src);
 	if (s->o->combined_only) {

@@ -51,6 +51,7 @@ struct ml_session {
 	struct ml_ksyms *ksyms;		/* kernel symbols (kernel mode) */
 	struct ring_buffer *rb;
 	uint64_t start_ns;		/* CLOCK_MONOTONIC when tracing began */
+	char *cgroup;			/* --cgroup, resolved to its directory */
 	int sfd;			/* signalfd */
 };
 

@@ -18,6 +18,7 @@
 #include "source/kmem.h"
 #include "source/tracefs.h"
 #include "options/options.h"
+#include "target/cgroup.h"
 #include "tracker/table.h"
 #include "util/util.h"
 
@@ -337,34 +338,13 @@ static void add_pids(struct ftrace_priv *p, pid_t root)
 		closedir(d);
 }
 
-/* --cgroup: the processes in it (and under it) now, via set_event_pid. */
-static int add_cgroup(struct ftrace_priv *p, const char *path)
+static void add_pid(int pid, void *arg)
 {
-	static const char *const roots[] = { "", "/sys/fs/cgroup/unified/", "/sys/fs/cgroup/" };
-	char *procs = NULL;
-	FILE *f = NULL;
-	char line[32];
-	int n = 0;
+	struct ftrace_priv *p = arg;
+	char *buf = xasprintf("%d", pid);
 
-	for (size_t i = 0; i < ARRAY_SIZE(roots) && !f; i++) {
-		if (i && path[0] == '/')
-			break;
-		free(procs);
-		procs = xasprintf("%s%s/cgroup.procs", roots[i], path);
-		f = fopen(procs, "r");
-	}
-	free(procs);
-	if (!f)
-		return -ENOENT;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		tracefs_instance_file_append(p->inst, "set_event_pid", line);
-		n++;
-	}
-	fclose(f);
-	if (!n)
-		tracefs_instance_file_write(p->inst, "set_event_pid", "0");
-	return 0;
+	tracefs_instance_file_append(p->inst, "set_event_pid", buf);
+	free(buf);
 }
 
 static struct tracefs_instance *new_instance(const char *name)
@@ -433,10 +413,14 @@ static int ftrace_open(struct ml_source *src, const struct ml_source_config *cfg
 		tracefs_option_enable(p->inst, TRACEFS_OPTION_EVENT_FORK);
 		if (cfg->pid > 0)
 			add_pids(p, cfg->pid);
-		if (cfg->cgroup && add_cgroup(p, cfg->cgroup)) {
-			ml_err("no cgroup at '%s' (give a cgroup directory, e.g. /sys/fs/cgroup/unified/NAME)",
-			       cfg->cgroup);
-			return -ENOENT;
+		/*
+		 * A cgroup: the processes in it now; event-fork adds their
+		 * children.  (The BPF backend also sees processes moved in later.)
+		 */
+		if (cfg->cgroup) {
+			if (cfg->pid <= 0)
+				tracefs_instance_file_write(p->inst, "set_event_pid", "0");
+			ml_cgroup_for_each_pid(cfg->cgroup, add_pid, p);
 		}
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(kevs); i++) {

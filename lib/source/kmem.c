@@ -96,26 +96,6 @@ static void choose_programs(struct kmem_bpf *skel, const struct ml_source_config
 	btf__free(btf);
 }
 
-/* A cgroup v2 directory: an absolute PATH, or PATH under the v2 mount. */
-static int open_cgroup(const char *path)
-{
-	static const char *const roots[] = {
-		"/sys/fs/cgroup/unified/", "/sys/fs/cgroup/",
-	};
-
-	if (path[0] == '/')
-		return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	for (size_t i = 0; i < ARRAY_SIZE(roots); i++) {
-		char *p = xasprintf("%s%s", roots[i], path);
-		int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		free(p);
-		if (fd >= 0)
-			return fd;
-	}
-	return -1;
-}
-
 /* @pid and the processes that descend from it now. */
 static void add_pid_tree(int map_fd, pid_t root)
 {
@@ -170,11 +150,11 @@ static int kmem_open(struct ml_source *src, const struct ml_source_config *cfg)
 	p->cgroup_fd = -1;
 	src->priv = p;
 	if (cfg->cgroup) {
-		p->cgroup_fd = open_cgroup(cfg->cgroup);
+		/* the session resolved it (lib/target/cgroup.c) */
+		p->cgroup_fd = open(cfg->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (p->cgroup_fd < 0) {
-			ml_err("no cgroup at '%s' (give a cgroup v2 directory, e.g. /sys/fs/cgroup/unified/NAME)",
-			       cfg->cgroup);
-			return -ENOENT;
+			ml_err("cannot open cgroup %s: %s", cfg->cgroup, strerror(errno));
+			return -errno;
 		}
 	}
 	skel = p->skel = kmem_bpf__open();
