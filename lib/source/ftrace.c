@@ -68,7 +68,7 @@ struct ftrace_priv {
 	struct tracefs_instance *free_inst;	/* frees, from any task */
 	struct tep_handle *tep;
 	struct ml_table *tab;
-	const struct ml_source_config *cfg;
+	struct ml_source_config cfg;	/* a copy: the caller's is gone after open */
 	int stack_id;		/* ftrace:kernel_stack event id */
 	struct pending *pending;	/* per CPU */
 	int ncpus;
@@ -106,7 +106,7 @@ static void commit(struct ftrace_priv *p, struct pending *pd, const uint64_t *ip
 	if (!pd->n)
 		return;
 	b = &pd->b[--pd->n];
-	if (p->cfg->call_graph == ML_CG_NONE) {
+	if (p->cfg.call_graph == ML_CG_NONE) {
 		b->stack_id = ML_STACK_NONE;
 	} else if (depth > 0) {
 		b->stack_id = ml_table_stack(p->tab, ips, depth);
@@ -143,6 +143,7 @@ static int on_record(struct tep_event *ev, struct tep_record *rec, int cpu,
 {
 	struct ftrace_priv *p = ctx;
 	const struct kev *k = NULL;
+
 	unsigned long long v = 0, key = 0, req = 0, alloc = 0, gfp = 0, cs = 0;
 	struct pending *pd;
 	struct ml_block *b;
@@ -228,12 +229,12 @@ static int on_record(struct tep_event *ev, struct tep_record *rec, int cpu,
 	}
 	b->size = alloc;
 	b->bytes_req = req;
-	if (alloc < p->cfg->min_size || alloc > p->cfg->max_size)
+	if (alloc < p->cfg.min_size || alloc > p->cfg.max_size)
 		return 0;
-	if (p->cfg->sample_rate > 1 && p->seq++ % p->cfg->sample_rate)
+	if (p->cfg.sample_rate > 1 && p->seq++ % p->cfg.sample_rate)
 		return 0;
 	pd->n++;
-	if (p->cfg->call_graph == ML_CG_NONE)
+	if (p->cfg.call_graph == ML_CG_NONE)
 		commit(p, pd, NULL, 0);
 	return 0;
 }
@@ -368,7 +369,7 @@ static int ftrace_open(struct ml_source *src, const struct ml_source_config *cfg
 	int err, enabled = 0;
 
 	src->priv = p;
-	p->cfg = cfg;
+	p->cfg = *cfg;
 	err = ml_tracefs_ready();
 	if (err) {
 		ml_err("cannot mount tracefs at /sys/kernel/tracing: %s", strerror(-err));

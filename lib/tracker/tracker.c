@@ -22,6 +22,7 @@
 static void to_block(struct ml_block *b, uint64_t addr,
 		     const struct ml_alloc_info *v)
 {
+	memset(b, 0, sizeof(*b));
 	b->addr = addr;
 	b->size = v->size;
 	b->timestamp_ns = v->timestamp_ns;
