@@ -17,6 +17,15 @@
 const volatile bool filter_pids = false;
 const volatile bool filter_cgroup = false;
 const volatile __u32 self_tgid = 0;	/* memleak itself: never traced */
+const volatile bool grow_stacks = false;	/* stacks only for call sites below */
+
+/* --grow-stacks: the call sites user space saw grow; they get stacks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u64);
+	__type(value, __u8);
+	__uint(max_entries, 1024);
+} stack_sites SEC(".maps");
 
 /* Processes whose allocations are kept (with filter_pids). */
 struct {
@@ -77,6 +86,17 @@ static __always_inline void kalloc(void *ctx, __u32 kind, __u64 key,
 	info.cache = cache;
 	info.kind = kind;
 	info.order = order;
+	info.stack_id = ML_STACK_AUTO;
+	if (grow_stacks) {
+		info.stack_id = ML_STACK_NONE;
+		if (call_site && bpf_map_lookup_elem(&stack_sites, &call_site)) {
+			long id = bpf_get_stackid(ctx, &stack_traces, 0);
+
+			if (id < 0)
+				count(ML_CNT_STACK_LOST);
+			info.stack_id = id;
+		}
+	}
 	track_alloc_info(ctx, ML_FUNC_KERNEL + kind, key, &info, 0);
 }
 

@@ -73,7 +73,8 @@ void ml_text_stack(FILE *out, const char *indent, int32_t stack_id,
 	int depth;
 
 	if (stack_id == ML_STACK_NONE) {
-		fprintf(out, "%s[no stack: --call-graph none]\n", indent);
+		fprintf(out, "%s[no stack collected: --call-graph none, or --grow-stacks "
+			"before its call site grew]\n", indent);
 		return;
 	}
 	if (stack_id < 0) {

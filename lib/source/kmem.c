@@ -20,12 +20,28 @@
 #include "source/source.h"
 #include "source/kmem.h"
 #include "options/options.h"
+#include "analysis/aggregate.h"
 #include "util/util.h"
 #include "kmem.skel.h"
+
+/* --grow-stacks: a call site's outstanding bytes over the last checks. */
+struct site {
+	uint64_t call_site;
+	uint64_t bytes;
+	int grew;		/* consecutive checks it grew */
+	bool stacks;		/* its stacks are collected */
+	bool seen;		/* outstanding at the last check */
+};
+
+#define GROW_CHECKS 3		/* grown this many seconds in a row: get stacks */
 
 struct kmem_priv {
 	struct kmem_bpf *skel;
 	int cgroup_fd;
+	bool grow;
+	uint64_t last_check;
+	struct site *sites;
+	size_t nsites;
 };
 
 /* The function prototype behind tracepoint @tp, or NULL if there is none. */
@@ -168,6 +184,7 @@ static int kmem_open(struct ml_source *src, const struct ml_source_config *cfg)
 	skel->rodata->trace_events = cfg->trace;
 	skel->rodata->stack_flags = 0;		/* kernel stacks */
 	skel->rodata->collect_stacks = cfg->call_graph != ML_CG_NONE;
+	skel->rodata->grow_stacks = p->grow = cfg->grow_stacks;
 	skel->rodata->filter_pids = cfg->pid > 0;
 	skel->rodata->filter_cgroup = cfg->cgroup != NULL;
 	skel->rodata->self_tgid = getpid();
@@ -230,6 +247,63 @@ static int kmem_attach(struct ml_source *src)
 	return err;
 }
 
+static struct site *find_site(struct kmem_priv *p, uint64_t call_site)
+{
+	for (size_t i = 0; i < p->nsites; i++)
+		if (p->sites[i].call_site == call_site)
+			return &p->sites[i];
+	p->sites = xrealloc(p->sites, (p->nsites + 1) * sizeof(*p->sites));
+	memset(&p->sites[p->nsites], 0, sizeof(*p->sites));
+	p->sites[p->nsites].call_site = call_site;
+	return &p->sites[p->nsites++];
+}
+
+/*
+ * --grow-stacks: once a second, the outstanding bytes per call site; a
+ * site that grew GROW_CHECKS times in a row has its stacks collected from
+ * then on (the cost of stacks only where a leak is likely).
+ */
+static void kmem_drain(struct ml_source *src)
+{
+	struct kmem_priv *p = src->priv;
+	uint64_t now = ml_now_ns();
+	struct ml_block *blocks;
+	struct ml_report r;
+	long n;
+
+	if (!p->grow || now - p->last_check < 1000000000ULL)
+		return;
+	p->last_check = now;
+	n = ml_tracker_blocks(&src->tracker, &blocks);
+	if (n < 0)
+		return;
+	ml_aggregate_blocks_by(blocks, n, now, 0, ML_GROUP_CALLSITE, ML_SORT_SIZE, &r);
+	for (size_t i = 0; i < p->nsites; i++)
+		p->sites[i].seen = false;
+	for (size_t i = 0; i < r.ngroups; i++) {
+		struct site *s;
+		__u8 one = 1;
+
+		if (!r.groups[i].key)
+			continue;
+		s = find_site(p, r.groups[i].key);
+		s->seen = true;
+		s->grew = r.groups[i].bytes > s->bytes ? s->grew + 1 : 0;
+		s->bytes = r.groups[i].bytes;
+		if (s->grew < GROW_CHECKS || s->stacks)
+			continue;
+		s->stacks = true;
+		bpf_map_update_elem(bpf_map__fd(p->skel->maps.stack_sites), &s->call_site,
+				    &one, BPF_ANY);
+		ml_note("call site %#llx has grown for %d s: collecting its stacks",
+			(unsigned long long)s->call_site, GROW_CHECKS);
+	}
+	for (size_t i = 0; i < p->nsites; i++)
+		if (!p->sites[i].seen)
+			p->sites[i].grew = p->sites[i].bytes = 0;	/* all freed */
+	ml_report_free(&r);
+}
+
 static uint64_t kmem_prog_misses(struct ml_source *src)
 {
 	struct kmem_priv *p = src->priv;
@@ -258,6 +332,7 @@ static void kmem_close(struct ml_source *src)
 	kmem_bpf__destroy(p->skel);
 	if (p->cgroup_fd >= 0)
 		close(p->cgroup_fd);
+	free(p->sites);
 	free(p);
 	src->priv = NULL;
 }
@@ -266,6 +341,7 @@ const struct ml_source_ops ml_kmem_source = {
 	.name = "kmem",
 	.open = kmem_open,
 	.attach = kmem_attach,
+	.drain = kmem_drain,
 	.prog_misses = kmem_prog_misses,
 	.close = kmem_close,
 };

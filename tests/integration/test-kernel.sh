@@ -208,6 +208,23 @@ check_eq "--sort order: $((NSHM * 16)) order-0 pages" $((NSHM * 16)) \
 	"$(awk '$5 == "order" && $6 == 0 { print $4 }' "$OUT/views-order.last")"
 kill -TERM "$KALLOC"
 
+# --grow-stacks: no stacks at first; a call site that keeps growing gets them.
+start_kalloc kalloc-grow
+start_ml grow --kernel -p "$KALLOC" --grow-stacks -o 0 -T 200 1
+for _ in 1 2 3 4 5 6 7 8; do
+	kalloc_do USR1 allocated
+	sleep 0.6
+done
+kill -INT "$ML_PID"; wait_exit "$ML_PID" 20
+check_grep "--grow-stacks: says which call sites get stacks" \
+	'note: call site 0x[0-9a-f]+ has grown for 3 s: collecting its stacks' "$OUT/grow.err"
+last_report "$ML_OUT" >"$OUT/grow.last"
+check_grep "--grow-stacks: the pipes' growing call site has its stack" \
+	$'^\t\tdo_pipe2\+0x' "$OUT/grow.last"
+check_grep "--grow-stacks: what came before is without stacks" \
+	'no stack collected' "$OUT/grow.last"
+kill -TERM "$KALLOC"
+
 ml callgraph-none --kernel --call-graph none --sort callsite -o 0 1 1
 check_exit "--call-graph none (call sites only) works" 0
 
