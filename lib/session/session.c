@@ -96,6 +96,7 @@ static int open_source(struct ml_session *s)
 		.max_allocs = s->o->max_allocs,
 		.stack_map_size = s->o->stack_map_size,
 		.call_graph = s->o->call_graph,
+		.combined = s->o->combined_only,
 		.cgroup = s->cgroup,
 		.percpu = s->o->percpu,
 		.grow_stacks = s->o->grow_stacks,

@@ -184,6 +184,7 @@ static int kmem_open(struct ml_source *src, const struct ml_source_config *cfg)
 	skel->rodata->trace_events = cfg->trace;
 	skel->rodata->stack_flags = 0;		/* kernel stacks */
 	skel->rodata->collect_stacks = cfg->call_graph != ML_CG_NONE;
+	skel->rodata->keep_combined = cfg->combined;
 	skel->rodata->grow_stacks = p->grow = cfg->grow_stacks;
 	skel->rodata->filter_pids = cfg->pid > 0;
 	skel->rodata->filter_cgroup = cfg->cgroup != NULL;

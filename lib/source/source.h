@@ -24,10 +24,12 @@ struct ml_source_config {
 	uint32_t max_allocs;		/* capacity of the outstanding-block map */
 	uint32_t stack_map_size;	/* capacity of the stack map */
 	int call_graph;			/* enum ml_call_graph */
+	bool combined;			/* keep per-stack totals (--combined-only) */
 	/* kernel sources */
 	const char *cgroup;		/* only allocations made in this cgroup */
 	bool percpu;			/* also percpu allocations */
 	bool grow_stacks;		/* stacks only for growing call sites */
+	const char *exe;		/* -c: the program about to run (unwind tables) */
 };
 
 struct ml_source;
@@ -43,6 +45,11 @@ struct ml_source_ops {
 	 * Called often, and before every read of the tracker.  May be NULL.
 	 */
 	void (*drain)(struct ml_source *src);
+	/*
+	 * The target's mappings may have changed (dlopen): catch up, e.g.
+	 * load unwind tables for new modules.  May be NULL.
+	 */
+	void (*refresh)(struct ml_source *src);
 	/* Sum of the BPF programs' recursion misses. */
 	uint64_t (*prog_misses)(struct ml_source *src);
 	/* Detach, unload, remove every probe.  Safe after a failed open. */

@@ -81,7 +81,7 @@ int ml_tracefs_clean_stale(void)
 		if (sys && !owner_alive(sys)) {
 			if (tracefs_dynevent_destroy(evs[i], true) == 0)
 				removed++;
-			else
+			else if (errno != ENOENT)	/* another run removed it first */
 				ml_warn("cannot remove stale event %s/%s: %s",
 					sys, ev ? ev : "?", strerror(errno));
 		}
