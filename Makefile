@@ -23,6 +23,14 @@ CFLAGS     += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
 	      -I. -Ilib -Ibpf -I$(OUT) $(shell pkg-config --cflags libtracefs libtraceevent 2>/dev/null)
 LDLIBS     += -lbpf -ltracefs -ltraceevent -ldw -lelf -lz -lstdc++
 
+# record/report/plugin: trace.dat input (libtracecmd), the libtraceevent
+# plugin, bash completion; installed by "make install".
+CFLAGS     += $(shell pkg-config --cflags libtracecmd 2>/dev/null)
+LDLIBS     += $(shell pkg-config --libs libtracecmd 2>/dev/null || echo -ltracecmd) -lm
+PLUGIN     := $(OUT)/plugin_memleak.so
+PLUGINDIR  ?= $(firstword $(wildcard /usr/lib/*-linux-gnu/traceevent/plugins) $(PREFIX)/lib/traceevent/plugins)
+COMPLDIR   := $(PREFIX)/share/bash-completion/completions
+
 ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(OUT) -Ibpf -Wall
 
@@ -38,7 +46,12 @@ CMD_OBJS   := $(patsubst %.c,$(OUT)/%.o,$(CMD_SRCS))
 UNIT_SRCS  := $(wildcard tests/unit/test-*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
-all: memleak
+all: memleak $(PLUGIN)
+
+# record/report/plugin
+$(PLUGIN): plugin/plugin_memleak.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared $< -o $@ $(shell pkg-config --libs libtraceevent 2>/dev/null || echo -ltraceevent)
 
 $(OUT)/vmlinux.h:
 	@mkdir -p $(OUT)
@@ -75,12 +88,16 @@ demo: deps
 	$(MAKE) all
 	bash scripts/demo.sh
 
-install: memleak
+install: memleak $(PLUGIN)
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 755 memleak $(DESTDIR)$(BINDIR)/memleak
 	ln -sf memleak $(DESTDIR)$(BINDIR)/perf-memleak
 	install -d $(DESTDIR)$(MANDIR)/man1
 	install -m 644 Documentation/*.1 $(DESTDIR)$(MANDIR)/man1/
+	# record/report/plugin
+	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(COMPLDIR)
+	install -m 644 $(PLUGIN) $(DESTDIR)$(PLUGINDIR)/plugin_memleak.so
+	install -m 644 scripts/memleak-completion.bash $(DESTDIR)$(COMPLDIR)/memleak
 
 clean:
 	rm -rf $(OUT) memleak
@@ -88,3 +105,13 @@ clean:
 .PHONY: all deps check demo install clean unit-tests
 .DELETE_ON_ERROR:
 .SECONDARY:
+
+# bench: the cost per traced allocation (bench/bench.sh; root, BPF)
+$(OUT)/mallocbench: bench/mallocbench.c
+	@mkdir -p $(OUT)
+	$(CC) -g -O2 -fomit-frame-pointer -fno-optimize-sibling-calls -Wall $< -o $@
+
+bench: memleak $(OUT)/mallocbench
+	bash bench/bench.sh $(BENCH_ARGS)
+
+.PHONY: bench

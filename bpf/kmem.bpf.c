@@ -97,7 +97,7 @@ static __always_inline void kalloc(void *ctx, __u32 kind, __u64 key,
 			info.stack_id = id;
 		}
 	}
-	track_alloc_info(ctx, ML_FUNC_KERNEL + kind, key, &info, 0);
+	track_alloc_info(ctx, ML_FUNC_KERNEL + kind, key, &info, 0, 0);
 }
 
 static __always_inline void kfree_key(__u32 kind, __u64 key)

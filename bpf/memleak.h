@@ -48,6 +48,7 @@ enum ml_counter {
 	ML_CNT_COMBINED_FULL,	/* per-stack totals map full */
 	ML_CNT_RINGBUF_DROP,	/* -t event ring buffer full */
 	ML_CNT_MISSED_FREE,	/* an address came back while still outstanding */
+	ML_CNT_STACK_TRUNCATED,	/* a user stack not unwound to its end */
 	ML_CNT_MAX,
 };
 
@@ -71,6 +72,8 @@ enum ml_kind {
 
 /* A stack that was not collected (--call-graph none). */
 #define ML_STACK_NONE		(-2)
+/* track_alloc_info(): capture the stack now. */
+#define ML_STACK_AUTO		(-3)
 
 /* One outstanding block: the value of the allocs map (key: address). */
 struct ml_alloc_info {
@@ -104,6 +107,7 @@ struct ml_event {
 	__u64 addr;
 	__u64 size;
 	__u64 old_addr;		/* realloc/mremap: the block it replaced, or 0 */
+	__u64 arg;		/* calloc/reallocarray: nmemb; *memalign: alignment */
 	__u32 pid;
 	__u32 tid;
 	__u32 func;		/* enum ml_func */
@@ -112,5 +116,60 @@ struct ml_event {
 	__u32 pad;
 	char comm[ML_COMM_LEN];
 };
+
+/*
+ * DWARF unwinding of user stacks (bpf/unwind.bpf.h, lib/unwind/): the
+ * .eh_frame / .debug_frame of each executable file compiled into rows, one
+ * per address range with the same rules, sorted by file offset.
+ */
+
+/* The last frame of a stack that was not unwound to its end. */
+#define ML_FRAME_TRUNCATED	((__u64)-1)
+
+enum ml_cfa_rule {
+	ML_CFA_NONE,		/* no unwind info here: walk the frame pointer */
+	ML_CFA_RSP,		/* CFA = rsp + cfa_off */
+	ML_CFA_RBP,		/* CFA = rbp + cfa_off */
+	ML_CFA_PLT,		/* PLT stub: rsp + 8 + ((rip & 15) >= cfa_off) * 8 */
+	ML_CFA_END,		/* return address undefined: the outermost frame */
+	ML_CFA_UNSUPPORTED,	/* a rule the unwinder cannot follow */
+};
+
+enum ml_rbp_rule {
+	ML_RBP_SAME,		/* rbp unchanged in the caller */
+	ML_RBP_CFA,		/* caller's rbp saved at CFA + rbp_off */
+	ML_RBP_UNDEF,		/* caller's rbp not recoverable */
+};
+
+/*
+ * 8 bytes a row: offsets are in 8-byte words (x86-64 keeps rsp 8-aligned;
+ * a rule that is not is compiled as ML_CFA_UNSUPPORTED), except the PLT
+ * threshold, kept as is.
+ */
+struct ml_unwind_row {
+	__u32 pc;		/* file offset where this row starts */
+	__s16 cfa_off;		/* CFA = reg + cfa_off * 8 */
+	__s8 rbp_off;		/* caller's rbp at CFA + rbp_off * 8 */
+	__u8 rules;		/* enum ml_cfa_rule | enum ml_rbp_rule << 4 */
+};
+
+#define ML_ROW_CFA(r)		((r)->rules & 0xf)
+#define ML_ROW_RBP(r)		((r)->rules >> 4)
+#define ML_ROW_RULES(cfa, rbp)	((__u8)((cfa) | (rbp) << 4))
+
+/* A file, as the kernel names it (vma->vm_file->f_inode). */
+struct ml_unwind_key {
+	__u64 dev;		/* s_dev: MAJOR << 20 | MINOR */
+	__u64 ino;
+};
+
+/* Its rows in the row array; count 0: no table, walk frame pointers. */
+struct ml_unwind_module {
+	__u32 first;
+	__u32 count;
+};
+
+#define ML_UNWIND_ROWS_DEFAULT	(1 << 21)	/* rows for every module */
+#define ML_UNWIND_MODULES_MAX	4096
 
 #endif /* MEMLEAK_BPF_H */

@@ -19,6 +19,7 @@ const volatile __u32 sample_rate = 1;
 const volatile bool trace_events = false;
 const volatile __u64 stack_flags = 0;
 const volatile bool collect_stacks = true;	/* false: --call-graph none */
+const volatile bool keep_combined = true;	/* per-stack totals (--combined-only) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -64,9 +65,13 @@ static __always_inline void count(__u32 which)
 		*c += 1;
 }
 
+#include "unwind.bpf.h"
+
 /*
- * The one place where a stack is captured: swapped for a DWARF unwinder
- * later without touching the sources.
+ * The one place where a stack is captured.  User stacks are unwound with
+ * the DWARF unwinder (bpf/unwind.bpf.h) when user space set dwarf_unwind
+ * (--call-graph dwarf, the default), otherwise walked by the kernel along
+ * frame pointers.
  */
 static __always_inline __s32 capture_stack(void *ctx)
 {
@@ -74,6 +79,8 @@ static __always_inline __s32 capture_stack(void *ctx)
 
 	if (!collect_stacks)
 		return ML_STACK_NONE;
+	if (dwarf_unwind && (stack_flags & BPF_F_USER_STACK))
+		return ml_unwind_user_stack(ctx);
 	id = bpf_get_stackid(ctx, &stack_traces, stack_flags);
 
 	if (id < 0)
@@ -86,6 +93,8 @@ static __always_inline void combined_add(__s32 stack_id, __s64 size, __s64 n)
 	__s64 key = stack_id;
 	struct ml_combined *c, zero = {};
 
+	if (!keep_combined)
+		return;
 	c = bpf_map_lookup_elem(&combined, &key);
 	if (!c) {
 		if (n < 0)
@@ -112,7 +121,8 @@ static __always_inline bool size_wanted(__u64 size)
 }
 
 static __always_inline void emit(__u32 kind, __u32 func, __u64 addr,
-				 __u64 size, __u64 old_addr, __s32 stack_id)
+				 __u64 size, __u64 old_addr, __u64 arg,
+				 __s32 stack_id)
 {
 	struct ml_event *e;
 	__u64 id;
@@ -129,6 +139,7 @@ static __always_inline void emit(__u32 kind, __u32 func, __u64 addr,
 	e->addr = addr;
 	e->size = size;
 	e->old_addr = old_addr;
+	e->arg = arg;
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	e->func = func;
@@ -149,41 +160,47 @@ static __always_inline void track_restore(__u64 addr, struct ml_alloc_info *info
 /*
  * Record a block at @addr.  @info carries what the source knows (size, and
  * for kernel allocations call site, requested bytes, GFP flags, cache);
- * the tracker stamps time, stack and pid.
+ * the tracker stamps time and pid, and the stack unless the source took it
+ * (info->stack_id other than ML_STACK_AUTO).
  */
 static __always_inline void track_alloc_info(void *ctx, __u32 func, __u64 addr,
 					     struct ml_alloc_info *info,
-					     __u64 old_addr)
+					     __u64 old_addr, __u64 arg)
 {
 	struct ml_alloc_info *prev;
+	long err;
 
 	info->timestamp_ns = bpf_ktime_get_ns();
-	info->stack_id = capture_stack(ctx);
+	if (info->stack_id == ML_STACK_AUTO)
+		info->stack_id = capture_stack(ctx);
 	info->pid = bpf_get_current_pid_tgid() >> 32;
 
-	prev = bpf_map_lookup_elem(&allocs, &addr);
-	if (prev) {
+	/* A new address is the common case: one map operation. */
+	err = bpf_map_update_elem(&allocs, &addr, info, BPF_NOEXIST);
+	if (err == -EEXIST) {
 		/* The address came back while we still held it: a free was missed. */
 		count(ML_CNT_MISSED_FREE);
-		combined_add(prev->stack_id, -(__s64)prev->size, -1);
-	}
-	if (bpf_map_update_elem(&allocs, &addr, info, BPF_ANY)) {
+		prev = bpf_map_lookup_elem(&allocs, &addr);
 		if (prev)
-			bpf_map_delete_elem(&allocs, &addr);
+			combined_add(prev->stack_id, -(__s64)prev->size, -1);
+		err = bpf_map_update_elem(&allocs, &addr, info, BPF_ANY);
+	}
+	if (err) {
 		count(ML_CNT_ALLOCS_FULL);
 		return;
 	}
 	combined_add(info->stack_id, info->size, 1);
-	emit(ML_EV_ALLOC, func, addr, info->size, old_addr, info->stack_id);
+	emit(ML_EV_ALLOC, func, addr, info->size, old_addr, arg, info->stack_id);
 }
 
 static __always_inline void track_alloc(void *ctx, __u32 func, __u64 addr,
-					__u64 size, __u64 old_addr)
+					__u64 size, __u64 old_addr, __u64 arg)
 {
 	struct ml_alloc_info info = {};
 
 	info.size = size;
-	track_alloc_info(ctx, func, addr, &info, old_addr);
+	info.stack_id = ML_STACK_AUTO;
+	track_alloc_info(ctx, func, addr, &info, old_addr, arg);
 }
 
 /* Forget a block; copy what it was into @saved (may be NULL). */
@@ -192,6 +209,9 @@ static __always_inline bool track_free(__u32 func, __u64 addr,
 {
 	struct ml_alloc_info *info, tmp;
 
+	/* Nothing to report or subtract: the delete alone says if we held it. */
+	if (!saved && !keep_combined && !(report && trace_events))
+		return bpf_map_delete_elem(&allocs, &addr) == 0;
 	info = bpf_map_lookup_elem(&allocs, &addr);
 	if (!info)
 		return false;
@@ -202,7 +222,7 @@ static __always_inline bool track_free(__u32 func, __u64 addr,
 	if (saved)
 		*saved = tmp;
 	if (report)
-		emit(ML_EV_FREE, func, addr, tmp.size, 0, tmp.stack_id);
+		emit(ML_EV_FREE, func, addr, tmp.size, 0, 0, tmp.stack_id);
 	return true;
 }
 

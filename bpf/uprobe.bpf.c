@@ -26,6 +26,7 @@ struct pending {
 	__u64 sp;		/* stack pointer at entry */
 	__u64 size;
 	__u64 arg;		/* old pointer (realloc, mremap), memptr (posix_memalign) */
+	__u64 arg2;		/* nmemb (calloc, reallocarray), alignment (*memalign) */
 	struct ml_alloc_info old; /* the block realloc/mremap removed at entry */
 	__u32 has_old;
 	__u32 pad;
@@ -60,18 +61,19 @@ static __always_inline bool traced_task(void)
 /*
  * True when this call runs inside another traced call of the same thread.
  * The stack grows down: a nested call's stack pointer is below the outer
- * call's.  An outer entry whose return we never saw is replaced by the next
- * call made at or above its stack pointer.
+ * call's, or equal to it when the outer one tail-calls it (glibc's
+ * realloc(NULL, n) jumps to malloc).  An outer entry whose return we never
+ * saw is replaced by the next call made above its stack pointer.
  */
 static __always_inline bool nested(__u32 tid, __u64 sp)
 {
 	struct outer *o = bpf_map_lookup_elem(&outer, &tid);
 
-	return o && sp < o->sp;
+	return o && sp <= o->sp;
 }
 
 static __always_inline int enter(struct pt_regs *ctx, __u32 func, __u64 size,
-				 __u64 arg)
+				 __u64 arg, __u64 arg2)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending_key key = { .tid = tid, .func = func };
@@ -88,6 +90,7 @@ static __always_inline int enter(struct pt_regs *ctx, __u32 func, __u64 size,
 	p.sp = sp;
 	p.size = size;
 	p.arg = arg;
+	p.arg2 = arg2;
 	if ((func == ML_REALLOC || func == ML_REALLOCARRAY ||
 	     func == ML_MREMAP) && arg)
 		p.has_old = track_free(func, arg, &p.old, false);
@@ -138,7 +141,7 @@ static __always_inline int exit_alloc(struct pt_regs *ctx, __u32 func,
 	if (!size_wanted(p.size)) {
 		return 0;
 	}
-	track_alloc(ctx, func, addr, p.size, p.has_old ? p.arg : 0);
+	track_alloc(ctx, func, addr, p.size, p.has_old ? p.arg : 0, p.arg2);
 	return 0;
 }
 
@@ -153,7 +156,7 @@ static __always_inline __u64 mul_size(__u64 n, __u64 size)
 SEC("uprobe")
 int BPF_KPROBE(malloc_enter, __u64 size)
 {
-	return enter(ctx, ML_MALLOC, size, 0);
+	return enter(ctx, ML_MALLOC, size, 0, 0);
 }
 
 SEC("uretprobe")
@@ -165,7 +168,7 @@ int BPF_KRETPROBE(malloc_exit, __u64 ret)
 SEC("uprobe")
 int BPF_KPROBE(calloc_enter, __u64 nmemb, __u64 size)
 {
-	return enter(ctx, ML_CALLOC, mul_size(nmemb, size), 0);
+	return enter(ctx, ML_CALLOC, mul_size(nmemb, size), 0, nmemb);
 }
 
 SEC("uretprobe")
@@ -177,7 +180,7 @@ int BPF_KRETPROBE(calloc_exit, __u64 ret)
 SEC("uprobe")
 int BPF_KPROBE(realloc_enter, __u64 ptr, __u64 size)
 {
-	return enter(ctx, ML_REALLOC, size, ptr);
+	return enter(ctx, ML_REALLOC, size, ptr, 0);
 }
 
 /*
@@ -195,13 +198,13 @@ static __always_inline int realloc_exit_common(struct pt_regs *ctx, __u32 func,
 		if (p.size && p.has_old)
 			track_restore(p.arg, &p.old);
 		else if (p.has_old)
-			emit(ML_EV_FREE, func, p.arg, p.old.size, 0,
+			emit(ML_EV_FREE, func, p.arg, p.old.size, 0, 0,
 			     p.old.stack_id);
 		return 0;
 	}
 	if (!size_wanted(p.size))
 		return 0;
-	track_alloc(ctx, func, ret, p.size, p.arg);
+	track_alloc(ctx, func, ret, p.size, p.arg, p.arg2);
 	return 0;
 }
 
@@ -214,7 +217,7 @@ int BPF_KRETPROBE(realloc_exit, __u64 ret)
 SEC("uprobe")
 int BPF_KPROBE(reallocarray_enter, __u64 ptr, __u64 nmemb, __u64 size)
 {
-	return enter(ctx, ML_REALLOCARRAY, mul_size(nmemb, size), ptr);
+	return enter(ctx, ML_REALLOCARRAY, mul_size(nmemb, size), ptr, nmemb);
 }
 
 SEC("uretprobe")
@@ -237,7 +240,7 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 SEC("uprobe")
 int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
 {
-	return enter(ctx, ML_POSIX_MEMALIGN, size, memptr);
+	return enter(ctx, ML_POSIX_MEMALIGN, size, memptr, align);
 }
 
 SEC("uretprobe")
@@ -251,14 +254,14 @@ int BPF_KRETPROBE(posix_memalign_exit, int ret)
 	if (ret != 0 || bpf_probe_read_user(&addr, sizeof(addr), (void *)p.arg) ||
 	    !addr || !size_wanted(p.size))
 		return 0;
-	track_alloc(ctx, ML_POSIX_MEMALIGN, addr, p.size, 0);
+	track_alloc(ctx, ML_POSIX_MEMALIGN, addr, p.size, 0, p.arg2);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(aligned_alloc_enter, __u64 align, __u64 size)
 {
-	return enter(ctx, ML_ALIGNED_ALLOC, size, 0);
+	return enter(ctx, ML_ALIGNED_ALLOC, size, 0, align);
 }
 
 SEC("uretprobe")
@@ -270,7 +273,7 @@ int BPF_KRETPROBE(aligned_alloc_exit, __u64 ret)
 SEC("uprobe")
 int BPF_KPROBE(memalign_enter, __u64 align, __u64 size)
 {
-	return enter(ctx, ML_MEMALIGN, size, 0);
+	return enter(ctx, ML_MEMALIGN, size, 0, align);
 }
 
 SEC("uretprobe")
@@ -282,7 +285,7 @@ int BPF_KRETPROBE(memalign_exit, __u64 ret)
 SEC("uprobe")
 int BPF_KPROBE(valloc_enter, __u64 size)
 {
-	return enter(ctx, ML_VALLOC, size, 0);
+	return enter(ctx, ML_VALLOC, size, 0, 0);
 }
 
 SEC("uretprobe")
@@ -295,7 +298,7 @@ SEC("uprobe")
 int BPF_KPROBE(pvalloc_enter, __u64 size)
 {
 	/* pvalloc rounds up to whole pages. */
-	return enter(ctx, ML_PVALLOC, size ? (size + 4095) & ~4095ULL : 4096, 0);
+	return enter(ctx, ML_PVALLOC, size ? (size + 4095) & ~4095ULL : 4096, 0, 0);
 }
 
 SEC("uretprobe")
@@ -307,7 +310,7 @@ int BPF_KRETPROBE(pvalloc_exit, __u64 ret)
 SEC("uprobe")
 int BPF_KPROBE(mmap_enter, __u64 addr, __u64 len)
 {
-	return enter(ctx, ML_MMAP, len, 0);
+	return enter(ctx, ML_MMAP, len, 0, 0);
 }
 
 SEC("uretprobe")
@@ -330,7 +333,7 @@ int BPF_KPROBE(munmap_enter, __u64 addr)
 SEC("uprobe")
 int BPF_KPROBE(mremap_enter, __u64 old_addr, __u64 old_size, __u64 new_size)
 {
-	return enter(ctx, ML_MREMAP, new_size, old_addr);
+	return enter(ctx, ML_MREMAP, new_size, old_addr, 0);
 }
 
 SEC("uretprobe")
@@ -342,7 +345,7 @@ int BPF_KRETPROBE(mremap_exit, __u64 ret)
 SEC("uprobe")
 int BPF_KPROBE(pthread_create_enter)
 {
-	return enter(ctx, ML_PTHREAD_CREATE, 0, 0);
+	return enter(ctx, ML_PTHREAD_CREATE, 0, 0, 0);
 }
 
 SEC("uretprobe")

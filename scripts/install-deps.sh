@@ -4,7 +4,9 @@
 set -euo pipefail
 
 pkgs=(make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev libdw-dev
-      zlib1g-dev libtracefs-dev libtraceevent-dev g++ trace-cmd linux-perf)
+      zlib1g-dev libtracefs-dev libtraceevent-dev g++ trace-cmd linux-perf
+      libtracecmd-dev protobuf-compiler golang-github-google-pprof-dev golang-go python3
+      man-db)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -14,6 +14,9 @@
 
 const struct cmd_struct memleak_commands[] = {
 	{ "top", cmd_top, "Trace a process and print its outstanding allocations live (default)", top_usage },
+	{ "record", cmd_record, "Trace and write the outstanding allocations to a data file", record_usage },
+	{ "report", cmd_report, "Read a data file (or a trace-cmd trace.dat) and report", report_usage },
+	{ "script", cmd_script, "Print a data file's stacks as 'perf script' does", script_usage },
 	{ "help", cmd_help, "Show help for memleak or one of its subcommands", NULL },
 	{ "version", cmd_version, "Print memleak's version", NULL },
 	{ NULL, NULL, NULL, NULL },

@@ -103,15 +103,33 @@ static void print_event(struct ml_session *s, const struct ml_event *e)
 	if (e->kind == ML_EV_FREE) {
 		printf("%s(0x%llx) size=%llu\n", fn, (unsigned long long)e->addr,
 		       (unsigned long long)e->size);
-	} else if (e->func == ML_REALLOC || e->func == ML_REALLOCARRAY ||
-		   e->func == ML_MREMAP) {
-		printf("%s(0x%llx, %llu) = 0x%llx\n", fn,
-		       (unsigned long long)e->old_addr, (unsigned long long)e->size,
-		       (unsigned long long)e->addr);
-	} else {
-		printf("%s(%llu) = 0x%llx\n", fn, (unsigned long long)e->size,
-		       (unsigned long long)e->addr);
+		return;
 	}
+	switch (e->func) {
+	case ML_REALLOC:
+	case ML_MREMAP:
+		printf("%s(0x%llx, %llu)", fn, (unsigned long long)e->old_addr,
+		       (unsigned long long)e->size);
+		break;
+	case ML_REALLOCARRAY:
+		printf("%s(0x%llx, %llu, %llu)", fn, (unsigned long long)e->old_addr,
+		       (unsigned long long)e->arg,
+		       (unsigned long long)(e->arg ? e->size / e->arg : 0));
+		break;
+	case ML_CALLOC:
+		printf("%s(%llu, %llu)", fn, (unsigned long long)e->arg,
+		       (unsigned long long)(e->arg ? e->size / e->arg : 0));
+		break;
+	case ML_POSIX_MEMALIGN:
+	case ML_ALIGNED_ALLOC:
+	case ML_MEMALIGN:
+		printf("%s(%llu, %llu)", fn, (unsigned long long)e->arg,
+		       (unsigned long long)e->size);
+		break;
+	default:
+		printf("%s(%llu)", fn, (unsigned long long)e->size);
+	}
+	printf(" = 0x%llx\n", (unsigned long long)e->addr);
 }
 
 static const char *const group_title[] = {

@@ -6,7 +6,8 @@
 #	. "$(dirname "$0")/../lib.sh"
 #	ml direct -c "./build/targets/leaky direct"	# run ./memleak
 #	check_exit "exits 0" 0
-#	check_stack "leak_direct" "$ML_OUT" 4800 100 "$(frame leak_direct leaky leaky.c 41)"
+#	check_stack "leak_direct" "$ML_OUT" 4800 100 \
+#		"$(frame leak_direct leaky leaky.c "$(line_of leaky.c direct)")"
 #	finish
 #
 # Every check counts one pass or one failure; a failure prints what was

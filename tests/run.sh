@@ -17,7 +17,6 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 OUTDIR=$ROOT/tests/out
-mkdir -p "$OUTDIR"
 
 PASSED=0
 FAILED=0
@@ -36,7 +35,7 @@ leftovers()
 		pid=${pid%/environ}
 		[ "$pid" == $$ ] && continue
 		[ "$pid" == "$BASHPID" ] && continue
-		if tr '\0' '\n' <"$e" 2>/dev/null | grep -qxF "MEMLEAK_TEST_RUN=$MEMLEAK_TEST_RUN"; then
+		if { tr '\0' '\n' <"$e"; } 2>/dev/null | grep -qxF "MEMLEAK_TEST_RUN=$MEMLEAK_TEST_RUN"; then
 			[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" == Z ] || echo "$pid"
 		fi
 	done
@@ -77,6 +76,8 @@ bad()
 
 summary()
 {
+	kill_leftovers || FAILED=$((FAILED + 1))
+	trap - EXIT
 	echo "$PASSED passed, $FAILED failed"
 	[ "$FAILED" == 0 ]
 	exit
@@ -88,6 +89,7 @@ if [ "$(id -u)" != 0 ]; then
 	bad "must run as root (BPF and tracefs): uid is $(id -u)"
 	summary
 fi
+mkdir -p "$OUTDIR"
 
 if [ -z "${MEMLEAK_NO_BUILD:-}" ]; then
 	if make -C "$ROOT" -s all unit-tests >"$OUTDIR/build.log" 2>&1; then

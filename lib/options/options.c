@@ -24,6 +24,8 @@ enum {
 	OPT_VMLINUX,
 	OPT_CALL_GRAPH,
 	OPT_GROW_STACKS,
+	OPT_OUTPUT,
+	OPT_DURATION,
 };
 
 static const struct option long_opts[] = {
@@ -56,13 +58,23 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* memleak record: the same, but -o/--output FILE instead of -o/--older. */
+static const struct option record_opts[] = {
+	{ "output", required_argument, NULL, OPT_OUTPUT },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+};
+static struct option long_opts_record[ARRAY_SIZE(long_opts) + ARRAY_SIZE(record_opts)];
+
 /* The option as the user typed it, for messages: "-p/--pid". */
 static const char *opt_name(int c)
 {
 	static char buf[64];
 
-	for (const struct option *o = long_opts; o->name; o++) {
-		if (o->val != c)
+	for (size_t i = 0; i < ARRAY_SIZE(long_opts) + ARRAY_SIZE(record_opts); i++) {
+		const struct option *o = i < ARRAY_SIZE(long_opts) ? &long_opts[i] :
+					 &record_opts[i - ARRAY_SIZE(long_opts)];
+
+		if (!o->name || o->val != c)
 			continue;
 		if (c < 256)
 			snprintf(buf, sizeof(buf), "-%c/--%s", c, o->name);
@@ -116,6 +128,42 @@ static int parse_sort(const char *arg, struct ml_opts *o)
 int ml_parse_options(int argc, char **argv, struct ml_opts *o,
 		     void (*usage)(FILE *out))
 {
+	return ml_parse_options_flags(argc, argv, o, usage, 0);
+}
+
+/* "-- CMD ARGS...": one shell-quoted command line for -c. */
+static char *quote_command(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s, *p;
+
+	for (int i = 0; i < argc; i++)
+		len += 4 * strlen(argv[i]) + 3;
+	p = s = xmalloc(len);
+	for (int i = 0; i < argc; i++) {
+		if (i)
+			*p++ = ' ';
+		*p++ = '\'';
+		for (const char *a = argv[i]; *a; a++) {
+			if (*a == '\'') {
+				memcpy(p, "'\\''", 4);
+				p += 4;
+			} else {
+				*p++ = *a;
+			}
+		}
+		*p++ = '\'';
+	}
+	*p = 0;
+	return s;
+}
+
+int ml_parse_options_flags(int argc, char **argv, struct ml_opts *o,
+			   void (*usage)(FILE *out), int flags)
+{
+	const struct option *lopts = long_opts;
+	const char *shorts = ":hp:c:tao:s:T:z:Z:O:i:vP";
+	bool record = flags & ML_OPT_RECORD;
 	uint64_t v;
 	int c, ret = 2;
 
@@ -130,11 +178,26 @@ int ml_parse_options(int argc, char **argv, struct ml_opts *o,
 	o->sort = ML_SORT_SIZE;
 	o->max_allocs = 1 << 20;
 	o->stack_map_size = 1 << 14;
+	if (record) {
+		size_t n = 0;
+
+		for (const struct option *x = long_opts; x->name; x++)
+			if (strcmp(x->name, "older"))
+				long_opts_record[n++] = *x;
+		for (size_t i = 0; i < ARRAY_SIZE(record_opts); i++)
+			long_opts_record[n++] = record_opts[i];
+		memset(&long_opts_record[n], 0, sizeof(long_opts_record[n]));
+		lopts = long_opts_record;
+		shorts = "+:hp:c:tao:s:T:z:Z:O:i:vP";
+		o->interval = 1;
+		o->older_ms = 0;
+	}
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":hp:c:tao:s:T:z:Z:O:i:vP",
-				long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shorts, lopts, NULL)) != -1) {
+		if (record && c == 'o')
+			c = OPT_OUTPUT;
 		switch (c) {
 		case 'h':
 			usage(stdout);
@@ -230,6 +293,13 @@ int ml_parse_options(int argc, char **argv, struct ml_opts *o,
 		case OPT_GROW_STACKS:
 			o->grow_stacks = true;
 			break;
+		case OPT_OUTPUT:
+			o->output = optarg;
+			break;
+		case OPT_DURATION:
+			if (!num_arg(c, 1, UINT32_MAX, false, &o->duration, &ret))
+				return ret;
+			break;
 		case OPT_SYMBOLS_PREFIX:
 			o->symbols_prefix = optarg;
 			break;
@@ -247,6 +317,15 @@ int ml_parse_options(int argc, char **argv, struct ml_opts *o,
 		default:
 			return usage_error("unknown option '%s'%s", argv[optind - 1], "");
 		}
+	}
+	if (record && optind < argc &&
+	    ((optind > 1 && !strcmp(argv[optind - 1], "--")) ||
+	     !(argv[optind][0] >= '0' && argv[optind][0] <= '9'))) {
+		if (o->command || o->pid)
+			return usage_error("a command after -- cannot be used with %s%s",
+					   o->pid ? "-p/--pid" : "-c/--command", "");
+		o->command = quote_command(argc - optind, argv + optind);
+		optind = argc;
 	}
 	if (optind < argc) {
 		optarg = argv[optind++];

@@ -39,7 +39,14 @@ struct ml_opts {
 	int group;		/* enum ml_group_key: what a report line stands for */
 	int call_graph;		/* enum ml_call_graph */
 	bool grow_stacks;	/* --grow-stacks: stacks only for growing call sites */
+
+	/* memleak record (ML_OPT_RECORD) */
+	const char *output;	/* -o/--output FILE: the data file */
+	uint64_t duration;	/* --duration SECONDS: stop after, 0: never */
 };
+
+/* ml_parse_options_flags(): -o is the output FILE, "-- CMD ARGS" is -c. */
+#define ML_OPT_RECORD	1
 
 enum ml_backend {
 	ML_BACKEND_BPF,		/* BPF programs track in the kernel */
@@ -60,5 +67,13 @@ enum ml_call_graph {
  */
 int ml_parse_options(int argc, char **argv, struct ml_opts *o,
 		     void (*usage)(FILE *out));
+
+/*
+ * The same with @flags: ML_OPT_RECORD for "memleak record": -o/--output
+ * FILE (no -o OLDER), --duration SECONDS, a command after "--" (quoted
+ * into o->command), INTERVAL (default 1) is the snapshot period.
+ */
+int ml_parse_options_flags(int argc, char **argv, struct ml_opts *o,
+			   void (*usage)(FILE *out), int flags);
 
 #endif /* MEMLEAK_OPTIONS_H */

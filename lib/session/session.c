@@ -198,6 +198,9 @@ int ml_session_run(struct ml_session *s)
 			case TAG_TIMER:
 				if (read(tfd, &ticks, sizeof(ticks)) != sizeof(ticks))
 					break;
+				/* New mappings (dlopen): e.g. their unwind tables. */
+				if (s->src.ops->refresh)
+					s->src.ops->refresh(&s->src);
 				if (s->rb)
 					ring_buffer__consume(s->rb);
 				if (s->ops->tick(s, ML_TICK_INTERVAL))
@@ -340,11 +343,8 @@ int ml_session_read(struct ml_session *s, bool all_ages, struct ml_report *r)
 	uint64_t now = ml_now_ns();
 	long n;
 
-	if (!all_ages && s->pid) {
+	if (!all_ages && s->pid)
 		ml_maps_refresh(s->maps);
-		if (s->src.ops->refresh)
-			s->src.ops->refresh(&s->src);
-	}
 	if (s->src.ops->drain)
 		s->src.ops->drain(&s->src);
 	if (s->o->combined_only) {

@@ -20,6 +20,7 @@
 #include "options/options.h"
 #include "source/elfsym.h"
 #include "source/tracefs.h"
+#include "unwind/unwind.h"
 #include "util/util.h"
 #include "uprobe.skel.h"
 
@@ -76,6 +77,7 @@ struct uprobe_priv {
 	int nr_events;
 	struct bpf_link *links[2 * ARRAY_SIZE(probes)];
 	int nr_links;
+	struct ml_unwinder *unwinder;	/* --call-graph dwarf: tables */
 };
 
 /* Find a mapped file of @pid whose basename starts with @prefix. */
@@ -191,8 +193,16 @@ static int add_probe(struct uprobe_priv *p, const struct probe_def *d,
 	return 0;
 }
 
+/* --call-graph dwarf, and the default: complete stacks without frame pointers. */
+static bool use_dwarf(const struct ml_source_config *cfg)
+{
+	return cfg->call_graph == ML_CG_DEFAULT || cfg->call_graph == ML_CG_DWARF;
+}
+
 static void set_config(struct uprobe_bpf *skel, const struct ml_source_config *cfg)
 {
+	uint32_t stacks;
+
 	skel->rodata->targ_tgid = cfg->pid;
 	skel->rodata->min_size = cfg->min_size;
 	skel->rodata->max_size = cfg->max_size;
@@ -200,10 +210,23 @@ static void set_config(struct uprobe_bpf *skel, const struct ml_source_config *c
 	skel->rodata->trace_events = cfg->trace;
 	skel->rodata->stack_flags = BPF_F_USER_STACK;
 	skel->rodata->collect_stacks = cfg->call_graph != ML_CG_NONE;
+	skel->rodata->keep_combined = cfg->combined;
 	if (cfg->max_allocs)
 		bpf_map__set_max_entries(skel->maps.allocs, cfg->max_allocs);
 	if (cfg->stack_map_size)
 		bpf_map__set_max_entries(skel->maps.stack_traces, cfg->stack_map_size);
+	if (use_dwarf(cfg)) {
+		/* User stacks unwound with unwind tables: bpf/unwind.bpf.h. */
+		skel->rodata->dwarf_unwind = true;
+		bpf_map__set_max_entries(skel->maps.unwind_rows,
+					 ML_UNWIND_ROWS_DEFAULT);
+		stacks = cfg->stack_map_size ? cfg->stack_map_size :
+			 ML_STACK_MAP_DEFAULT;
+		skel->rodata->unwind_max_stacks = stacks;
+		bpf_map__set_max_entries(skel->maps.unwind_stacks, stacks);
+		bpf_map__set_max_entries(skel->maps.unwind_ids, stacks);
+		bpf_map__set_max_entries(skel->maps.stack_traces, 1);
+	}
 	if (!cfg->trace)
 		bpf_map__set_max_entries(skel->maps.events, 4096);
 }
@@ -321,6 +344,17 @@ static int uprobe_open(struct ml_source *src, const struct ml_source_config *cfg
 	}
 	src->tracker.allocs_fd = bpf_map__fd(p->skel->maps.allocs);
 	src->tracker.stacks_fd = bpf_map__fd(p->skel->maps.stack_traces);
+	if (use_dwarf(cfg)) {
+		/* Tables for what the target maps, or will map once exec'd. */
+		src->tracker.stacks_fd = bpf_map__fd(p->skel->maps.unwind_stacks);
+		p->unwinder = ml_unwinder_new(bpf_map__fd(p->skel->maps.unwind_rows),
+					      bpf_map__fd(p->skel->maps.unwind_modules),
+					      ML_UNWIND_ROWS_DEFAULT);
+		if (cfg->exe)
+			ml_unwinder_add_program(p->unwinder, cfg->exe);
+		else if (cfg->pid)
+			ml_unwinder_add_pid(p->unwinder, cfg->pid);
+	}
 	src->tracker.combined_fd = bpf_map__fd(p->skel->maps.combined);
 	src->tracker.counters_fd = bpf_map__fd(p->skel->maps.counters);
 	src->tracker.events_fd = bpf_map__fd(p->skel->maps.events);
@@ -374,6 +408,14 @@ static int uprobe_attach(struct ml_source *src)
 	return 0;
 }
 
+static void uprobe_refresh(struct ml_source *src)
+{
+	struct uprobe_priv *p = src->priv;
+
+	if (p && p->unwinder && p->pid)
+		ml_unwinder_add_pid(p->unwinder, p->pid);
+}
+
 static uint64_t uprobe_prog_misses(struct ml_source *src)
 {
 	struct uprobe_priv *p = src->priv;
@@ -405,6 +447,7 @@ static void uprobe_close(struct ml_source *src)
 		if (strcmp(p->events[i].event, p->events[i].prog) &&
 		    strstr(p->events[i].event, "__return"))
 			free((char *)p->events[i].event);
+	ml_unwinder_free(p->unwinder);
 	uprobe_bpf__destroy(p->skel);
 	free(p->obj);
 	free(p->libc);
@@ -416,6 +459,7 @@ const struct ml_source_ops ml_uprobe_source = {
 	.name = "uprobe",
 	.open = uprobe_open,
 	.attach = uprobe_attach,
+	.refresh = uprobe_refresh,
 	.prog_misses = uprobe_prog_misses,
 	.close = uprobe_close,
 };

@@ -413,15 +413,20 @@ static void build_syms(struct ml_module *mod)
 		e->size = s.st_size;
 		e->name = name;
 		e->ndx = i;
+		/*
+		 * Of the names one address has, the one users call: exported
+		 * before local, fewer leading underscores (strdup before
+		 * __strdup before __GI___strdup), global before weak.
+		 */
+		e->rank = strspn(name, "_") * 2;
 		switch (GELF_ST_BIND(s.st_info)) {
 		case STB_GLOBAL:
-			e->rank = 0;
 			break;
 		case STB_WEAK:
-			e->rank = 1;
+			e->rank += 1;
 			break;
 		default:
-			e->rank = 2;
+			e->rank += 1000;
 		}
 		e->extent = UINT64_MAX;
 		if (e->size)

@@ -1,0 +1,78 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench: the cost of tracing an allocation, per call-graph mode.
+#
+# Runs build/mallocbench (N malloc/free pairs, DEPTH frames deep, built
+# without frame pointers) alone, then under "memleak -c" with
+# --call-graph none, fp and dwarf, and prints for each the wall time per
+# pair and, from the kernel's BPF statistics (kernel.bpf_stats_enabled, set
+# for the run and restored), the time spent in the malloc return program
+# (where the stack is captured) per call.  Needs root.
+#
+#	bash bench/bench.sh [N [DEPTH]]		defaults: 1000000 8
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+N=${1:-1000000}
+DEPTH=${2:-8}
+BENCH=$ROOT/build/mallocbench
+MEMLEAK=$ROOT/memleak
+
+[ -x "$BENCH" ] && [ -x "$MEMLEAK" ] || { echo "bench: build first (make bench)" >&2; exit 1; }
+[ "$(id -u)" == 0 ] || { echo "bench: needs root" >&2; exit 1; }
+
+old_stats=$(cat /proc/sys/kernel/bpf_stats_enabled)
+restore() { echo "$old_stats" >/proc/sys/kernel/bpf_stats_enabled; }
+trap restore EXIT
+echo 1 >/proc/sys/kernel/bpf_stats_enabled
+
+# prog_ns PID NAME: "run_time_ns run_cnt" of the BPF program NAME that PID holds
+prog_ns()
+{
+	local ids
+
+	ids=$(grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}')
+	[ -n "$ids" ] || return
+	bpftool -j prog show 2>/dev/null | python3 -c '
+import json, sys
+ids, name = set(int(i) for i in sys.argv[1].split()), sys.argv[2]
+for p in json.load(sys.stdin):
+    if p.get("name") == name and p.get("id") in ids:
+        print(p.get("run_time_ns", 0), p.get("run_cnt", 0))
+        break' "$ids" "$2"
+}
+
+per_pair()
+{
+	sed -n 's/.*: \([0-9.]*\) ns per pair.*/\1/p' "$1" | tail -n 1
+}
+
+tmp=$(mktemp -d)
+"$BENCH" "$N" "$DEPTH" 2>"$tmp/base"
+base=$(per_pair "$tmp/base")
+printf '%-8s %12s %14s %16s\n' mode "ns/pair" "+ns/pair" "BPF ns/malloc-ret"
+printf '%-8s %12s %14s %16s\n' none-traced "$base" - -
+for cg in none fp dwarf; do
+	"$MEMLEAK" --call-graph "$cg" -c "$BENCH $N $DEPTH" 3600 \
+		>"$tmp/$cg.out" 2>"$tmp/$cg.err" &
+	ml=$!
+	stat=""
+	# sample the program's statistics until the target is done
+	while kill -0 "$ml" 2>/dev/null; do
+		s=$(prog_ns "$ml" malloc_exit)
+		[ -n "$s" ] && stat=$s
+		grep -q "ns per pair" "$tmp/$cg.out" "$tmp/$cg.err" 2>/dev/null && break
+		sleep 0.2
+	done
+	wait "$ml"
+	t=$(cat "$tmp/$cg.out" "$tmp/$cg.err" | sed -n 's/.*: \([0-9.]*\) ns per pair.*/\1/p' | tail -n 1)
+	bpf=-
+	if [ -n "$stat" ]; then
+		read -r rt cnt <<<"$stat"
+		[ "${cnt:-0}" -gt 0 ] && bpf=$(awk -v a="$rt" -v b="$cnt" 'BEGIN { printf "%.0f", a / b }')
+	fi
+	printf '%-8s %12s %14s %16s\n' "$cg" "$t" \
+		"$(awk -v a="$t" -v b="$base" 'BEGIN { printf "%.0f", a - b }')" "$bpf"
+done
+rm -rf "$tmp"

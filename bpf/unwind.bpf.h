@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A DWARF unwinder for user stacks (x86-64), in BPF.
+ *
+ * User space (lib/unwind/) compiles the .eh_frame / .debug_frame of every
+ * executable file the target maps into rows (struct ml_unwind_row): for an
+ * address range of the file, how to find the CFA and the caller's rbp.  The
+ * rows of all files share one array, unwind_rows; unwind_modules gives each
+ * file's slice, keyed by the file's (device, inode) as the kernel sees it.
+ *
+ * ml_unwind_user_stack() starts from the registers of @ctx, finds for each
+ * pc its mapping (bpf_find_vma) and its row (binary search), computes the
+ * CFA and reads the return address at CFA - 8.  Where no table covers a pc
+ * (anonymous code, a file without unwind info) it follows rbp as a frame
+ * pointer.  The frames, leaf first, are stored once per distinct stack in
+ * unwind_stacks under a sequential id (unwind_ids finds it again from a
+ * 64-bit hash of the frames), laid out like a BPF_MAP_TYPE_STACK_TRACE
+ * value (ended by a 0 frame) so readers need not care which made it.
+ * A stack not unwound to its end ends in ML_FRAME_TRUNCATED.
+ *
+ * Any BPF program with a struct pt_regs context for a user task can use it:
+ * include this header (after bpf_tracing.h, and a count(enum ml_counter)
+ * as bpf/tracker.bpf.h has), size the maps from user space (lib/unwind/)
+ * and set dwarf_unwind.
+ */
+#ifndef MEMLEAK_UNWIND_BPF_H
+#define MEMLEAK_UNWIND_BPF_H
+
+#include "memleak.h"
+
+#ifndef PAGE_SHIFT
+#define PAGE_SHIFT	12
+#endif
+
+#ifndef EEXIST
+#define EEXIST		17
+#endif
+#ifndef ENOMEM
+#define ENOMEM		12
+#endif
+
+#define UNWIND_SEARCH_STEPS	24	/* binary search: up to 2^24 rows */
+
+const volatile bool dwarf_unwind = false;
+
+/* Sized by user space before load; tiny for programs that do not unwind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct ml_unwind_row);
+	__uint(max_entries, 1);
+} unwind_rows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct ml_unwind_key);
+	__type(value, struct ml_unwind_module);
+	__uint(max_entries, ML_UNWIND_MODULES_MAX);
+} unwind_modules SEC(".maps");
+
+struct ml_ustack {
+	__u64 ips[ML_MAX_STACK_DEPTH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, struct ml_ustack);
+	__uint(max_entries, 1);
+} unwind_stacks SEC(".maps");
+
+/* Stack ids by the 64-bit hash of the frames. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u64);
+	__type(value, __u32);
+	__uint(max_entries, 1);
+} unwind_ids SEC(".maps");
+
+const volatile __u32 unwind_max_stacks = 1;	/* unwind_stacks' size */
+__u64 unwind_next_id = 0;
+
+struct ml_unwind_state {
+	struct ml_ustack stack;
+	__u64 pc, sp, bp;
+	__u64 hash;		/* of the frames so far */
+	__u32 depth;
+	__u32 done;		/* UNWIND_* */
+	__u32 bp_valid;
+	/* the mapping of the last pc looked up */
+	__u64 vm_start, vm_end, vm_off;
+	__u32 first, count;	/* its rows; count 0: frame pointers */
+};
+
+enum { UNWIND_RUNNING, UNWIND_COMPLETE, UNWIND_TRUNCATED };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct ml_unwind_state);
+	__uint(max_entries, 1);
+} unwind_scratch SEC(".maps");
+
+struct ml_unwind_vma {
+	__u64 start, end, pgoff;
+	__u64 dev, ino;
+	int file;
+};
+
+static long unwind_vma_cb(struct task_struct *task, struct vm_area_struct *vma,
+			  void *data)
+{
+	struct ml_unwind_vma *v = data;
+	struct file *f = vma->vm_file;
+
+	v->start = vma->vm_start;
+	v->end = vma->vm_end;
+	v->pgoff = vma->vm_pgoff;
+	if (f) {
+		struct inode *inode = f->f_inode;
+
+		v->ino = inode->i_ino;
+		v->dev = inode->i_sb->s_dev;
+		v->file = 1;
+	}
+	return 0;
+}
+
+/* Point st at the mapping of @pc and its rows; false if not mapped. */
+static __always_inline bool unwind_find_module(struct ml_unwind_state *st, __u64 pc)
+{
+	struct ml_unwind_vma v = {};
+	struct ml_unwind_key key;
+	struct ml_unwind_module *m;
+
+	if (pc >= st->vm_start && pc < st->vm_end)
+		return true;
+	if (bpf_find_vma(bpf_get_current_task_btf(), pc, unwind_vma_cb, &v, 0) ||
+	    !v.end)
+		return false;
+	st->vm_start = v.start;
+	st->vm_end = v.end;
+	st->vm_off = v.pgoff << PAGE_SHIFT;
+	st->first = st->count = 0;
+	if (v.file) {
+		key.dev = v.dev;
+		key.ino = v.ino;
+		m = bpf_map_lookup_elem(&unwind_modules, &key);
+		if (m) {
+			st->first = m->first;
+			st->count = m->count;
+		}
+	}
+	return true;
+}
+
+/* The row of file offset @off in rows [first, first + count), or NULL. */
+static __always_inline struct ml_unwind_row *unwind_find_row(__u32 first,
+							     __u32 count,
+							     __u64 off)
+{
+	__u32 lo = first, hi = first + count, mid;
+	struct ml_unwind_row *row;
+
+	for (int i = 0; i < UNWIND_SEARCH_STEPS && lo + 1 < hi; i++) {
+		mid = lo + (hi - lo) / 2;
+		row = bpf_map_lookup_elem(&unwind_rows, &mid);
+		if (!row)
+			return NULL;
+		if (row->pc <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	row = bpf_map_lookup_elem(&unwind_rows, &lo);
+	if (!row || row->pc > off)
+		return NULL;
+	return row;
+}
+
+static __always_inline __u64 unwind_mix(__u64 h, __u64 v)
+{
+	h ^= v;
+	h *= 0x100000001b3ULL;
+	h ^= h >> 29;
+	return h;
+}
+
+/* One frame: record st->pc, then compute the caller's pc, sp and bp. */
+static long unwind_step(__u32 i, void *data)
+{
+	__u32 zero = 0, d;
+	struct ml_unwind_state *st = bpf_map_lookup_elem(&unwind_scratch, &zero);
+	struct ml_unwind_row *row = NULL;
+	__u64 pc, cfa, ra = 0, bp;
+	bool use_fp = true;
+
+	if (!st)
+		return 1;
+	d = st->depth;
+	if (d >= ML_MAX_STACK_DEPTH) {
+		st->done = UNWIND_TRUNCATED;
+		return 1;
+	}
+	pc = st->pc;
+	st->stack.ips[d] = pc;
+	st->depth = d + 1;
+	st->hash = unwind_mix(st->hash, pc);
+
+	/* Return addresses: the call is the byte before. */
+	if (!unwind_find_module(st, pc - 1)) {
+		st->done = UNWIND_TRUNCATED;
+		return 1;
+	}
+	if (st->count) {
+		row = unwind_find_row(st->first, st->count,
+				      pc - 1 - st->vm_start + st->vm_off);
+		if (row && ML_ROW_CFA(row) != ML_CFA_NONE)
+			use_fp = false;
+	}
+	bp = st->bp;
+	if (use_fp) {
+		/* No table here: rbp is a frame pointer, or the walk ends. */
+		if (!st->bp_valid || !bp) {
+			st->done = bp || !st->bp_valid ? UNWIND_TRUNCATED :
+						       UNWIND_COMPLETE;
+			return 1;
+		}
+		__u64 pair[2];
+
+		cfa = bp + 16;
+		if (cfa <= st->sp ||
+		    bpf_probe_read_user(pair, sizeof(pair), (void *)bp)) {
+			st->done = UNWIND_TRUNCATED;
+			return 1;
+		}
+		bp = pair[0];
+		ra = pair[1];
+		goto have_ra;
+	} else {
+		switch (ML_ROW_CFA(row)) {
+		case ML_CFA_RSP:
+			cfa = st->sp + (__s64)row->cfa_off * 8;
+			break;
+		case ML_CFA_RBP:
+			if (!st->bp_valid) {
+				st->done = UNWIND_TRUNCATED;
+				return 1;
+			}
+			cfa = bp + (__s64)row->cfa_off * 8;
+			break;
+		case ML_CFA_PLT:
+			cfa = st->sp + 8 + ((pc & 15) >= (__u64)row->cfa_off ? 8 : 0);
+			break;
+		case ML_CFA_END:
+			st->done = UNWIND_COMPLETE;
+			return 1;
+		default:
+			st->done = UNWIND_TRUNCATED;
+			return 1;
+		}
+		if (cfa <= st->sp) {
+			st->done = UNWIND_TRUNCATED;
+			return 1;
+		}
+		if (ML_ROW_RBP(row) == ML_RBP_CFA && row->rbp_off == -2) {
+			/* push %rbp first thing: rbp and the return address in one read */
+			__u64 pair[2];
+
+			if (bpf_probe_read_user(pair, sizeof(pair), (void *)(cfa - 16))) {
+				st->done = UNWIND_TRUNCATED;
+				return 1;
+			}
+			bp = pair[0];
+			ra = pair[1];
+			goto have_ra;
+		}
+		if (ML_ROW_RBP(row) == ML_RBP_CFA) {
+			if (bpf_probe_read_user(&bp, sizeof(bp),
+						(void *)(cfa + (__s64)row->rbp_off * 8))) {
+				st->done = UNWIND_TRUNCATED;
+				return 1;
+			}
+		} else if (ML_ROW_RBP(row) == ML_RBP_UNDEF) {
+			st->bp_valid = 0;
+		}
+	}
+	if (cfa <= st->sp ||
+	    bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8))) {
+		st->done = UNWIND_TRUNCATED;
+		return 1;
+	}
+have_ra:
+	if (!ra) {
+		st->done = UNWIND_COMPLETE;
+		return 1;
+	}
+	st->pc = ra;
+	st->sp = cfa;
+	st->bp = bp;
+	return 0;
+}
+
+/* Unwind the user stack of @regs; a stack id for unwind_stacks, or -errno. */
+static __always_inline __s32 ml_unwind_user_stack(struct pt_regs *regs)
+{
+	__u32 zero = 0, id, depth, *idp;
+	struct ml_unwind_state *st = bpf_map_lookup_elem(&unwind_scratch, &zero);
+	__u64 h;
+
+	if (!st)
+		return -ENOMEM;
+	st->pc = PT_REGS_IP(regs);
+	st->sp = PT_REGS_SP(regs);
+	st->bp = PT_REGS_FP(regs);
+	st->bp_valid = 1;
+	st->depth = 0;
+	st->done = UNWIND_RUNNING;
+	st->hash = 0xcbf29ce484222325ULL;
+	st->vm_start = st->vm_end = 0;
+	bpf_loop(ML_MAX_STACK_DEPTH, unwind_step, NULL, 0);
+
+	depth = st->depth;
+	h = st->hash;
+	if (st->done != UNWIND_COMPLETE) {
+		count(ML_CNT_STACK_TRUNCATED);
+		if (depth >= ML_MAX_STACK_DEPTH)
+			depth = ML_MAX_STACK_DEPTH - 1;
+		if (depth < ML_MAX_STACK_DEPTH)
+			st->stack.ips[depth] = ML_FRAME_TRUNCATED;
+		depth++;
+		h = unwind_mix(h, ML_FRAME_TRUNCATED);
+	}
+	/* Readers stop at the first 0: what follows is stale, unread. */
+	if (depth < ML_MAX_STACK_DEPTH)
+		st->stack.ips[depth] = 0;
+
+	/* A stack is stored once: its 64-bit hash names it. */
+	idp = bpf_map_lookup_elem(&unwind_ids, &h);
+	if (idp)
+		return *idp;
+	id = __sync_fetch_and_add(&unwind_next_id, 1);
+	if (id >= unwind_max_stacks ||
+	    bpf_map_update_elem(&unwind_stacks, &id, &st->stack, BPF_ANY)) {
+		count(ML_CNT_STACK_LOST);
+		return -ENOMEM;
+	}
+	/* Another CPU may have stored the same stack meanwhile: either id is good. */
+	if (bpf_map_update_elem(&unwind_ids, &h, &id, BPF_NOEXIST)) {
+		idp = bpf_map_lookup_elem(&unwind_ids, &h);
+		if (idp)
+			return *idp;
+	}
+	return id;
+}
+
+#endif /* MEMLEAK_UNWIND_BPF_H */

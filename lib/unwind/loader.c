@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Loading unwind tables into the BPF unwinder's maps: rows appended to the
+ * row array, then the file's (device, inode) -> slice entry, so BPF never
+ * sees a half-written table.  One table per file, shared by every process
+ * and mapping of it; a file that has no usable table gets an empty slice
+ * (frame pointers there) and is not tried again.  Memory is bounded by the
+ * row array's size, fixed at load.
+ */
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <glob.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "unwind/unwind.h"
+#include "util/util.h"
+
+struct loaded {
+	uint64_t dev, ino;
+};
+
+struct ml_unwinder {
+	int rows_fd, modules_fd;
+	uint32_t max_rows, next;
+	struct loaded *files;
+	size_t nfiles, cap;
+	bool full_warned;
+};
+
+struct ml_unwinder *ml_unwinder_new(int rows_fd, int modules_fd,
+				    uint32_t max_rows)
+{
+	struct ml_unwinder *u = xcalloc(1, sizeof(*u));
+
+	u->rows_fd = rows_fd;
+	u->modules_fd = modules_fd;
+	u->max_rows = max_rows;
+	return u;
+}
+
+void ml_unwinder_free(struct ml_unwinder *u)
+{
+	if (!u)
+		return;
+	free(u->files);
+	free(u);
+}
+
+uint32_t ml_unwinder_rows(const struct ml_unwinder *u)
+{
+	return u->next;
+}
+
+static bool is_loaded(const struct ml_unwinder *u, uint64_t dev, uint64_t ino)
+{
+	for (size_t i = 0; i < u->nfiles; i++)
+		if (u->files[i].dev == dev && u->files[i].ino == ino)
+			return true;
+	return false;
+}
+
+static void remember(struct ml_unwinder *u, uint64_t dev, uint64_t ino)
+{
+	if (u->nfiles == u->cap) {
+		u->cap = u->cap ? 2 * u->cap : 64;
+		u->files = xrealloc(u->files, u->cap * sizeof(*u->files));
+	}
+	u->files[u->nfiles].dev = dev;
+	u->files[u->nfiles].ino = ino;
+	u->nfiles++;
+}
+
+static int put_rows(struct ml_unwinder *u, const struct ml_unwind_row *rows,
+		    uint32_t n)
+{
+	const uint32_t chunk = 65536;
+	uint32_t *keys = xmalloc(chunk * sizeof(*keys));
+	int err = 0;
+
+	for (uint32_t done = 0; done < n && !err; ) {
+		uint32_t cnt = n - done < chunk ? n - done : chunk;
+
+		for (uint32_t i = 0; i < cnt; i++)
+			keys[i] = u->next + done + i;
+		if (bpf_map_update_batch(u->rows_fd, keys, rows + done, &cnt, NULL)) {
+			/* older kernels: one at a time */
+			for (uint32_t i = 0; i < cnt && !err; i++)
+				if (bpf_map_update_elem(u->rows_fd, &keys[i],
+							&rows[done + i], 0))
+					err = -errno;
+		}
+		done += cnt;
+	}
+	free(keys);
+	return err;
+}
+
+/* Load @path, known to the kernel as (@dev, @ino). */
+static int add_key(struct ml_unwinder *u, const char *path, uint64_t dev,
+		   uint64_t ino)
+{
+	struct ml_unwind_key key = { .dev = dev, .ino = ino };
+	struct ml_unwind_module mod = {};
+	struct ml_unwind_row *rows;
+	struct ml_unwind_stats st;
+	const char *why;
+	size_t n;
+	int err;
+
+	if (is_loaded(u, dev, ino))
+		return 0;
+	remember(u, dev, ino);
+	err = ml_unwind_compile(path, &rows, &n, &st, &why);
+	if (err) {
+		ml_debug("unwind: %s: %s: frame pointers there", path, why);
+	} else if (n > u->max_rows - u->next) {
+		if (!u->full_warned)
+			ml_warn("unwind tables full (%u rows): %s and later modules "
+				"unwound by frame pointers", u->max_rows, path);
+		u->full_warned = true;
+	} else if (n) {
+		err = put_rows(u, rows, n);
+		if (!err) {
+			mod.first = u->next;
+			mod.count = n;
+			u->next += n;
+		}
+		ml_debug("unwind: %s: %zu FDEs, %zu rows (%zu unsupported, "
+			 "%zu FDEs from .debug_frame)", path, st.fdes, st.rows,
+			 st.unsupported, st.from_debug_frame);
+	}
+	free(rows);
+	if (bpf_map_update_elem(u->modules_fd, &key, &mod, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static uint64_t kdev(dev_t d)
+{
+	return ((uint64_t)major(d) << 20) | minor(d);
+}
+
+int ml_unwinder_add_file(struct ml_unwinder *u, const char *path)
+{
+	struct stat sb;
+
+	if (stat(path, &sb))
+		return -errno;
+	return add_key(u, path, kdev(sb.st_dev), sb.st_ino);
+}
+
+int ml_unwinder_add_pid(struct ml_unwinder *u, pid_t pid)
+{
+	char path[64], line[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, off, ino;
+		unsigned int maj, min;
+		char perm[8], *file;
+		int pos = 0;
+
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end,
+			   perm, &off, &maj, &min, &ino, &pos) < 7 || !pos)
+			continue;
+		file = line + pos;
+		file[strcspn(file, "\n")] = '\0';
+		if (perm[2] != 'x' || file[0] != '/' || !ino)
+			continue;
+		if (is_loaded(u, ((uint64_t)maj << 20) | min, ino))
+			continue;
+		{
+			/* the file as the process sees it (containers) */
+			char *p = xasprintf("/proc/%d/map_files/%llx-%llx", pid,
+					    start, end);
+
+			if (access(p, R_OK)) {
+				free(p);
+				p = xasprintf("/proc/%d/root%s", pid, file);
+			}
+			add_key(u, p, ((uint64_t)maj << 20) | min, ino);
+			free(p);
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- programs */
+
+struct dyninfo {
+	char *interp;
+	char **needed;
+	size_t nneeded;
+	char *rpath, *runpath;
+};
+
+static void dyninfo_free(struct dyninfo *d)
+{
+	free(d->interp);
+	for (size_t i = 0; i < d->nneeded; i++)
+		free(d->needed[i]);
+	free(d->needed);
+	free(d->rpath);
+	free(d->runpath);
+}
+
+static int read_dyninfo(const char *path, struct dyninfo *di)
+{
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+	size_t phnum;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	memset(di, 0, sizeof(*di));
+	if (fd < 0)
+		return -errno;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getphdrnum(elf, &phnum)) {
+		if (elf)
+			elf_end(elf);
+		close(fd);
+		return -ENOEXEC;
+	}
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		char *raw;
+		size_t sz;
+
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_INTERP)
+			continue;
+		raw = elf_rawfile(elf, &sz);
+		if (raw && ph.p_offset + ph.p_filesz <= sz && ph.p_filesz)
+			di->interp = strndup(raw + ph.p_offset, ph.p_filesz);
+	}
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		GElf_Dyn dyn;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC ||
+		    !(d = elf_getdata(scn, NULL)))
+			continue;
+		for (size_t i = 0; gelf_getdyn(d, i, &dyn); i++) {
+			const char *s;
+
+			if (dyn.d_tag == DT_NULL)
+				break;
+			if (dyn.d_tag != DT_NEEDED && dyn.d_tag != DT_RPATH &&
+			    dyn.d_tag != DT_RUNPATH)
+				continue;
+			s = elf_strptr(elf, sh.sh_link, dyn.d_un.d_val);
+			if (!s)
+				continue;
+			if (dyn.d_tag == DT_NEEDED) {
+				di->needed = xrealloc(di->needed, (di->nneeded + 1) *
+						      sizeof(*di->needed));
+				di->needed[di->nneeded++] = xstrdup(s);
+			} else if (dyn.d_tag == DT_RPATH) {
+				free(di->rpath);
+				di->rpath = xstrdup(s);
+			} else {
+				free(di->runpath);
+				di->runpath = xstrdup(s);
+			}
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return 0;
+}
+
+/* Look for @name in the ':'-separated @dirs ($ORIGIN: @origin). */
+static char *search_dirs(const char *dirs, const char *origin, const char *name)
+{
+	char *copy, *save = NULL, *dir, *found = NULL;
+
+	if (!dirs)
+		return NULL;
+	copy = xstrdup(dirs);
+	for (dir = strtok_r(copy, ":", &save); dir && !found;
+	     dir = strtok_r(NULL, ":", &save)) {
+		char *d, *p;
+
+		if (!strncmp(dir, "$ORIGIN", 7))
+			d = xasprintf("%s%s", origin, dir + 7);
+		else if (!strncmp(dir, "${ORIGIN}", 9))
+			d = xasprintf("%s%s", origin, dir + 9);
+		else
+			d = xstrdup(dir);
+		p = xasprintf("%s/%s", d, name);
+		free(d);
+		if (access(p, R_OK) == 0)
+			found = p;
+		else
+			free(p);
+	}
+	free(copy);
+	return found;
+}
+
+static const char *const system_dirs =
+	"/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:/usr/lib64:"
+	"/lib:/usr/lib:/usr/local/lib";
+
+/* The directories of /etc/ld.so.conf.d/ *.conf, ':'-separated. */
+static char *ld_conf_dirs(void)
+{
+	glob_t g;
+	char *dirs = xstrdup("");
+
+	if (glob("/etc/ld.so.conf.d/*.conf", 0, NULL, &g))
+		return dirs;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		FILE *f = fopen(g.gl_pathv[i], "r");
+		char line[512];
+
+		while (f && fgets(line, sizeof(line), f)) {
+			char *n;
+
+			line[strcspn(line, "\n# \t")] = '\0';
+			if (line[0] != '/')
+				continue;
+			n = xasprintf("%s%s%s", dirs, *dirs ? ":" : "", line);
+			free(dirs);
+			dirs = n;
+		}
+		if (f)
+			fclose(f);
+	}
+	globfree(&g);
+	return dirs;
+}
+
+static char *find_library(const char *name, const struct dyninfo *di,
+			  const char *origin, const char *conf)
+{
+	char *p;
+
+	if (strchr(name, '/'))
+		return access(name, R_OK) == 0 ? xstrdup(name) : NULL;
+	if (!di->runpath && (p = search_dirs(di->rpath, origin, name)))
+		return p;
+	if ((p = search_dirs(getenv("LD_LIBRARY_PATH"), origin, name)))
+		return p;
+	if ((p = search_dirs(di->runpath, origin, name)))
+		return p;
+	if ((p = search_dirs(conf, origin, name)))
+		return p;
+	return search_dirs(system_dirs, origin, name);
+}
+
+static void add_tree(struct ml_unwinder *u, const char *path, const char *conf,
+		     int depth)
+{
+	struct dyninfo di;
+	struct stat sb;
+	char *copy, *origin;
+
+	if (depth > 16 || stat(path, &sb))
+		return;
+	if (is_loaded(u, kdev(sb.st_dev), sb.st_ino))
+		return;
+	add_key(u, path, kdev(sb.st_dev), sb.st_ino);
+	if (read_dyninfo(path, &di))
+		return;
+	copy = realpath(path, NULL);
+	origin = copy ? dirname(copy) : ".";
+	if (di.interp)
+		add_tree(u, di.interp, conf, depth + 1);
+	for (size_t i = 0; i < di.nneeded; i++) {
+		char *lib = find_library(di.needed[i], &di, origin, conf);
+
+		if (lib)
+			add_tree(u, lib, conf, depth + 1);
+		else
+			ml_debug("unwind: %s needs %s: not found", path, di.needed[i]);
+		free(lib);
+	}
+	free(copy);
+	dyninfo_free(&di);
+}
+
+int ml_unwinder_add_program(struct ml_unwinder *u, const char *path)
+{
+	char *conf = ld_conf_dirs();
+
+	add_tree(u, path, conf, 0);
+	free(conf);
+	return 0;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Unwind tables for the BPF DWARF unwinder (bpf/unwind.bpf.h): each
+ * executable file's .eh_frame (and .debug_frame) compiled into sorted rows
+ * (struct ml_unwind_row, by file offset), and loaded into the unwinder's
+ * maps once per file (device, inode), whichever processes map it.
+ */
+#ifndef MEMLEAK_UNWIND_H
+#define MEMLEAK_UNWIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "memleak.h"
+
+/* Summary of one compiled table, for tests and debug messages. */
+struct ml_unwind_stats {
+	size_t fdes;		/* FDEs read */
+	size_t rows;		/* rows kept */
+	size_t unsupported;	/* rows with a CFA rule not followed */
+	size_t from_debug_frame;	/* FDEs taken from .debug_frame */
+};
+
+/*
+ * Compile the unwind table of ELF file @path into *rows (malloc()ed, sorted
+ * by pc, file offsets).  0, or -errno with *why set.
+ */
+int ml_unwind_compile(const char *path, struct ml_unwind_row **rows,
+		      size_t *nrows, struct ml_unwind_stats *stats,
+		      const char **why);
+
+/* The row covering file offset @off, or NULL. */
+const struct ml_unwind_row *ml_unwind_find(const struct ml_unwind_row *rows,
+					   size_t n, uint64_t off);
+
+struct ml_unwinder;
+
+/* An unwinder filling the maps with these fds (rows: an array of max_rows). */
+struct ml_unwinder *ml_unwinder_new(int rows_fd, int modules_fd,
+				    uint32_t max_rows);
+void ml_unwinder_free(struct ml_unwinder *u);
+
+/* Load the table of one file unless loaded.  0 or -errno. */
+int ml_unwinder_add_file(struct ml_unwinder *u, const char *path);
+
+/* Load the tables of every executable file mapped by @pid. */
+int ml_unwinder_add_pid(struct ml_unwinder *u, pid_t pid);
+
+/*
+ * Load the tables a program about to run needs: the program, its
+ * interpreter and the libraries it needs (DT_NEEDED, recursively, looked
+ * up as the dynamic loader would: RPATH/RUNPATH, LD_LIBRARY_PATH, the
+ * system directories).
+ */
+int ml_unwinder_add_program(struct ml_unwinder *u, const char *path);
+
+/* Rows loaded so far. */
+uint32_t ml_unwinder_rows(const struct ml_unwinder *u);
+
+#endif /* MEMLEAK_UNWIND_H */
