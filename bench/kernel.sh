@@ -53,7 +53,7 @@ run()
 		fi
 		t=$("$OUT/kworkload" "$ITER")
 		if [ $# -gt 0 ]; then
-			if ! kill -INT "$pid" 2>/dev/null; then
+			if ! kill -TERM "$pid" 2>/dev/null; then
 				echo "$name: the tracer died before the workload ended:" >&2
 				head -5 "$OUT/tracer.out" >&2
 				return 1

@@ -235,7 +235,8 @@ static size_t totals_of(struct ml_block *b, size_t n, struct ml_rec_total **out)
 	struct ml_rec_total *t = xcalloc(n + 1, sizeof(*t));
 	size_t nt = 0;
 
-	qsort(b, n, sizeof(*b), cmp_block_stack);
+	if (n)
+		qsort(b, n, sizeof(*b), cmp_block_stack);
 	for (size_t i = 0; i < n; i++) {
 		if (b[i].backing)
 			continue;
@@ -457,6 +458,7 @@ int cmd_record(int argc, char **argv)
 	if (rc.o.trace || rc.o.show_allocs) {
 		ml_err("-t/--trace and -a/--show-allocs are for 'memleak top'; "
 		       "'memleak report' shows each block with -a");
+		free(rc.o.command_buf);
 		return 2;
 	}
 	rc.o.group = 0;		/* a recording keeps stacks; report groups */
@@ -479,6 +481,7 @@ int cmd_record(int argc, char **argv)
 			rename(saved, rc.path);
 		free(saved);
 		free(rc.cmdline);
+		free(rc.o.command_buf);
 		return 1;
 	}
 	ret = ml_session_open(&s, &rc.o, &record_ops, &rc, stderr);
@@ -490,6 +493,7 @@ int cmd_record(int argc, char **argv)
 			rename(saved, rc.path);
 		free(saved);
 		free(rc.cmdline);
+		free(rc.o.command_buf);
 		return ret;
 	}
 	free(saved);
@@ -513,5 +517,6 @@ int cmd_record(int argc, char **argv)
 	free(rc.stacks);
 	free(rc.comms);
 	free(rc.cmdline);
+	free(rc.o.command_buf);
 	return ret;
 }

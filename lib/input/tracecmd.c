@@ -130,7 +130,8 @@ static void snapshot(struct ctx *c, uint64_t ts)
 		if (c->blocks[i].key > 1 && !c->blocks[i].b.backing)
 			t[n++] = (struct ml_rec_total){ .stack_id = c->blocks[i].b.stack_id,
 				.bytes = c->blocks[i].b.size, .count = 1 };
-	qsort(t, n, sizeof(*t), cmp_total);
+	if (n)
+		qsort(t, n, sizeof(*t), cmp_total);
 	u = t;
 	for (size_t i = 0; i < n; i++) {
 		if (k && u[k - 1].stack_id == t[i].stack_id) {
@@ -205,7 +206,7 @@ static void on_stack(struct ctx *c, struct tep_event *ev, struct tep_record *rec
 	uint64_t ips[ML_MAX_STACK_DEPTH];
 	struct slot *s;
 	int len = 0, depth = 0;
-	const uint64_t *raw = tep_get_field_raw(NULL, ev, "caller", rec, &len, 0);
+	const uint8_t *raw = tep_get_field_raw(NULL, ev, "caller", rec, &len, 0);
 
 	if (cpu < 0 || cpu >= MAX_CPUS || !c->last_key[cpu] || !raw)
 		return;
@@ -216,9 +217,12 @@ static void on_stack(struct ctx *c, struct tep_event *ev, struct tep_record *rec
 	c->last_key[cpu] = 0;
 	(void)ev;
 	for (int i = 0; i < len / 8 && depth < ML_MAX_STACK_DEPTH; i++) {
-		if (!raw[i] || raw[i] == ~0ULL)
+		uint64_t ip;
+
+		memcpy(&ip, raw + 8 * i, 8);	/* the ring buffer packs at 4 bytes */
+		if (!ip || ip == ~0ULL)
 			break;
-		ips[depth++] = raw[i];
+		ips[depth++] = ip;
 	}
 	if (depth)
 		s->b.stack_id = add_stack(c, ips, depth, kind);
@@ -427,7 +431,8 @@ static void kernel_symbols(struct ctx *c)
 				starts[n++] = a;
 		}
 	}
-	qsort(starts, n, sizeof(uint64_t), cmp_u64);
+	if (n)
+		qsort(starts, n, sizeof(uint64_t), cmp_u64);
 	r->ksyms = xcalloc(n + 1, sizeof(*r->ksyms));
 	for (size_t i = 0; i < n; i++) {
 		if (i && starts[i] == starts[i - 1])

@@ -324,7 +324,7 @@ int ml_parse_options_flags(int argc, char **argv, struct ml_opts *o,
 		if (o->command || o->pid)
 			return usage_error("a command after -- cannot be used with %s%s",
 					   o->pid ? "-p/--pid" : "-c/--command", "");
-		o->command = quote_command(argc - optind, argv + optind);
+		o->command = o->command_buf = quote_command(argc - optind, argv + optind);
 		optind = argc;
 	}
 	if (optind < argc) {

@@ -43,6 +43,7 @@ struct ml_opts {
 	/* memleak record (ML_OPT_RECORD) */
 	const char *output;	/* -o/--output FILE: the data file */
 	uint64_t duration;	/* --duration SECONDS: stop after, 0: never */
+	char *command_buf;	/* command as quoted from "-- CMD": the caller frees */
 };
 
 /* ml_parse_options_flags(): -o is the output FILE, "-- CMD ARGS" is -c. */

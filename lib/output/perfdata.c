@@ -49,6 +49,8 @@ struct out {
 
 static void put(struct out *o, const void *d, size_t n)
 {
+	if (!n)
+		return;
 	if (o->len + n > o->cap) {
 		o->cap = (o->len + n) * 2 + 4096;
 		o->p = xrealloc(o->p, o->cap);

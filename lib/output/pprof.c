@@ -21,6 +21,8 @@ struct pb {
 
 static void pb_raw(struct pb *b, const void *d, size_t n)
 {
+	if (!n)
+		return;
 	if (b->len + n > b->cap) {
 		b->cap = (b->len + n) * 2 + 64;
 		b->p = xrealloc(b->p, b->cap);

@@ -37,6 +37,8 @@ struct buf {
 
 static void buf_put(struct buf *b, const void *data, size_t len)
 {
+	if (!len)
+		return;
 	if (b->len + len > b->cap) {
 		b->cap = (b->len + len) * 2 + 256;
 		b->p = xrealloc(b->p, b->cap);
@@ -635,7 +637,8 @@ int ml_recording_parse(const void *data, size_t len, struct ml_recording *r,
 	r->truncated = r->truncated || !r->finished;
 
 	/* by id, and a stack written twice in file order: the last one counts */
-	qsort(r->stacks, r->nstacks, sizeof(*r->stacks), cmp_stack);
+	if (r->nstacks)
+		qsort(r->stacks, r->nstacks, sizeof(*r->stacks), cmp_stack);
 	r->command = ml_recording_meta(r, "command");
 	r->comm = ml_recording_meta(r, "comm");
 	r->cmdline = ml_recording_meta(r, "cmdline");

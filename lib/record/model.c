@@ -280,8 +280,10 @@ static void compute_growth(struct ml_rmodel *m)
 
 	for (size_t s = 0; s < ns; s++) {
 		sorted[s] = xmalloc(rec->snaps[s].n * sizeof(**sorted) + 1);
-		memcpy(sorted[s], rec->snaps[s].v, rec->snaps[s].n * sizeof(**sorted));
-		qsort(sorted[s], rec->snaps[s].n, sizeof(**sorted), cmp_total);
+		if (rec->snaps[s].n) {
+			memcpy(sorted[s], rec->snaps[s].v, rec->snaps[s].n * sizeof(**sorted));
+			qsort(sorted[s], rec->snaps[s].n, sizeof(**sorted), cmp_total);
+		}
 		t[s] = (rec->snaps[s].time_ns - rec->start_mono_ns) / 1e9;
 	}
 	for (size_t i = 0; i < m->n; i++) {
@@ -340,7 +342,8 @@ int ml_rmodel_build(struct ml_rmodel *m, const struct ml_recording *rec,
 				continue;
 			b[nb++] = *x;
 		}
-		qsort(b, nb, sizeof(*b), cmp_block_stack);
+		if (nb)
+			qsort(b, nb, sizeof(*b), cmp_block_stack);
 		m->v = xcalloc(nb + 1, sizeof(*m->v));
 		for (size_t i = 0, j; i < nb; i = j) {
 			struct ml_rentry *e = &m->v[m->n++];
@@ -396,7 +399,8 @@ int ml_rmodel_build(struct ml_rmodel *m, const struct ml_recording *rec,
 	}
 	m->n = keep;
 	sort_key = sort;
-	qsort(m->v, m->n, sizeof(*m->v), cmp_entry);
+	if (m->n)
+		qsort(m->v, m->n, sizeof(*m->v), cmp_entry);
 	return 0;
 }
 

@@ -217,6 +217,13 @@ int ml_session_run(struct ml_session *s)
 			}
 		}
 		if (ml_target_update(&s->target, refresh_maps, s)) {
+			/*
+			 * The kernel frees some of an exited process's memory
+			 * after an RCU grace period (page tables, files): let
+			 * it before saying what is left.
+			 */
+			if (s->o->kernel)
+				usleep(300000);
 			if (s->rb)
 				ring_buffer__consume(s->rb);
 			s->ops->tick(s, ML_TICK_EXIT);

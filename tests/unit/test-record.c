@@ -195,6 +195,35 @@ static void bad_files(void)
 	free(buf);
 }
 
+/* Random damage anywhere: an error or a recording, never a crash. */
+static void fuzz(void)
+{
+	size_t len;
+	char *buf = slurp(path, &len), *copy = malloc(len), err[256];
+	struct ml_recording r;
+	int ok = 0, bad = 0;
+
+	srand(7);
+	for (int i = 0; i < 3000; i++) {
+		size_t n = 1 + rand() % 4;
+
+		memcpy(copy, buf, len);
+		while (n--)
+			copy[rand() % len] = rand();
+		if (ml_recording_parse(copy, rand() % 8 ? len : rand() % len, &r, err,
+				       sizeof(err))) {
+			bad++;
+			CHECK(err[0]);
+		} else {
+			ok++;
+			ml_recording_free(&r);
+		}
+	}
+	CHECK(bad > 0);
+	free(copy);
+	free(buf);
+}
+
 static void slope(void)
 {
 	double t[] = { 0, 1, 2, 3 }, y[] = { 10, 20, 30, 40 }, flat[] = { 5, 5, 5, 5 };
@@ -286,6 +315,7 @@ static void record_options(void)
 	CHECK_STR(o.output, "x.data");
 	CHECK_EQ_U64(o.duration, 5);
 	CHECK_STR(o.command, "'./t' 'a b' 'it'\\''s'");
+	free(o.command_buf);
 	CHECK_EQ_U64(o.interval, 1);
 	CHECK(ml_parse_options_flags(4, a2, &o, usage, ML_OPT_RECORD) == -1);
 	CHECK_EQ_U64(o.pid, 42);
@@ -296,6 +326,7 @@ static void record_options(void)
 	CHECK(o.output == NULL);
 	CHECK(ml_parse_options_flags(3, a4, &o, usage, ML_OPT_RECORD) == -1);
 	CHECK_STR(o.command, "'./prog' '-x'");
+	free(o.command_buf);
 	CHECK(ml_parse_options_flags(5, a5, &o, usage, ML_OPT_RECORD) == 2);
 }
 
@@ -334,6 +365,7 @@ int main(void)
 	TEST(round_trip);
 	TEST(truncated_everywhere);
 	TEST(bad_files);
+	TEST(fuzz);
 	TEST(slope);
 	TEST(model_and_formats);
 	TEST(record_options);
