@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 
 #include "source/source.h"
+#include "source/bpfobj.h"
 #include "source/kmem.h"
 #include "options/options.h"
 #include "analysis/aggregate.h"
@@ -308,20 +309,8 @@ static void kmem_drain(struct ml_source *src)
 static uint64_t kmem_prog_misses(struct ml_source *src)
 {
 	struct kmem_priv *p = src->priv;
-	struct bpf_program *prog;
-	uint64_t misses = 0;
 
-	if (!p || !p->skel)
-		return 0;
-	bpf_object__for_each_program(prog, p->skel->obj) {
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-
-		if (bpf_program__fd(prog) >= 0 &&
-		    bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
-			misses += info.recursion_misses;
-	}
-	return misses;
+	return p && p->skel ? ml_bpf_misses(p->skel->obj) : 0;
 }
 
 static void kmem_close(struct ml_source *src)

@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "source/source.h"
+#include "source/bpfobj.h"
 #include "options/options.h"
 #include "source/elfsym.h"
 #include "source/tracefs.h"
@@ -354,6 +355,9 @@ static int uprobe_open(struct ml_source *src, const struct ml_source_config *cfg
 			ml_unwinder_add_program(p->unwinder, cfg->exe);
 		else if (cfg->pid)
 			ml_unwinder_add_pid(p->unwinder, cfg->pid);
+		/* and what it dlopen()s, within 100 ms */
+		if (cfg->pid)
+			ml_unwinder_watch(p->unwinder, cfg->pid, 100);
 	}
 	src->tracker.combined_fd = bpf_map__fd(p->skel->maps.combined);
 	src->tracker.counters_fd = bpf_map__fd(p->skel->maps.counters);
@@ -419,19 +423,8 @@ static void uprobe_refresh(struct ml_source *src)
 static uint64_t uprobe_prog_misses(struct ml_source *src)
 {
 	struct uprobe_priv *p = src->priv;
-	struct bpf_program *prog;
-	uint64_t misses = 0;
 
-	if (!p || !p->skel)
-		return 0;
-	bpf_object__for_each_program(prog, p->skel->obj) {
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-
-		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
-			misses += info.recursion_misses;
-	}
-	return misses;
+	return p && p->skel ? ml_bpf_misses(p->skel->obj) : 0;
 }
 
 static void uprobe_close(struct ml_source *src)
