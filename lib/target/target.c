@@ -99,17 +99,32 @@ int ml_target_spawn(struct ml_target *t, const char *prog, char *const argv[])
 
 int ml_target_start(struct ml_target *t)
 {
+	struct pollfd pfd = { .fd = t->err_fd, .events = POLLIN };
 	int err = 0;
-	ssize_t n;
+	ssize_t n = 0;
 
 	if (write(t->go_fd, "g", 1) != 1)
 		return -errno;
 	close(t->go_fd);
 	t->go_fd = -1;
-	/* EOF: execve succeeded and closed the pipe; 4 bytes: its errno. */
-	do {
-		n = read(t->err_fd, &err, sizeof(err));
-	} while (n < 0 && errno == EINTR);
+	/*
+	 * EOF: execve succeeded and closed the pipe; 4 bytes: its errno.
+	 * Meanwhile a signal (Ctrl-C) can stop the child in ptrace before it
+	 * gets there: pass such signals on, or we would wait for each other.
+	 */
+	for (;;) {
+		int r = poll(&pfd, 1, 50);
+
+		if (r > 0) {
+			n = read(t->err_fd, &err, sizeof(err));
+			if (n >= 0 || errno != EINTR)
+				break;
+		} else if (r == 0 && ml_target_update(t, NULL, NULL)) {
+			break;		/* it died before its execve */
+		} else if (r < 0 && errno != EINTR) {
+			break;
+		}
+	}
 	close(t->err_fd);
 	t->err_fd = -1;
 	return n == sizeof(err) ? -err : 0;
