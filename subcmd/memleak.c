@@ -4,7 +4,12 @@
  * The entry point: a git/perf-style table of subcommands.  A command line
  * that names no subcommand is bcc memleak's, and runs "top".
  */
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <bpf/libbpf.h>
 #include <string.h>
@@ -38,23 +43,76 @@ int cmd_version(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Show man page @page: the installed one, else the one in the source tree
+ * next to this executable.  Returns false if there is neither.
+ */
+static bool show_man(const char *page)
+{
+	char exe[4096], *path;
+	ssize_t n;
+	pid_t pid;
+	int st;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	if (strrchr(exe, '/'))
+		*strrchr(exe, '/') = '\0';
+	path = xasprintf("%s/Documentation/%s.1", exe, page);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		/* installed? */
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execlp("man", "man", "-w", page, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	    WEXITSTATUS(st) == 0)
+		execlp("man", "man", page, (char *)NULL);
+	if (access(path, R_OK) == 0)
+		execlp("man", "man", "-l", path, (char *)NULL);
+	free(path);
+	return false;
+}
+
 int cmd_help(int argc, char **argv)
 {
+	const struct cmd_struct *c;
+	bool man = isatty(STDOUT_FILENO);
+	char *page;
+
+	/* -m/--man: the man page even when not on a terminal */
+	if (argc > 1 && (!strcmp(argv[1], "-m") || !strcmp(argv[1], "--man"))) {
+		man = true;
+		argc--;
+		argv++;
+	}
 	if (argc < 2) {
-		memleak_usage(stdout);
+		if (!man || !show_man("memleak"))
+			memleak_usage(stdout);
 		return 0;
 	}
-	for (const struct cmd_struct *c = memleak_commands; c->name; c++) {
-		if (strcmp(c->name, argv[1]))
-			continue;
+	for (c = memleak_commands; c->name; c++)
+		if (!strcmp(c->name, argv[1]))
+			break;
+	if (!c->name) {
+		ml_err("'%s' is not a memleak command; see 'memleak help'", argv[1]);
+		return 2;
+	}
+	page = xasprintf("memleak-%s", c->name);
+	/* as git help: the man page on a terminal, else (or without one) usage */
+	if (!man || !show_man(page)) {
 		if (c->usage)
 			c->usage(stdout);
 		else
 			printf("usage: memleak %s\n\n%s\n", c->name, c->help);
-		return 0;
 	}
-	ml_err("'%s' is not a memleak command; see 'memleak help'", argv[1]);
-	return 2;
+	free(page);
+	return 0;
 }
 
 /* libbpf's messages (verifier logs) only with -v: memleak says what failed. */

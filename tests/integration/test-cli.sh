@@ -71,4 +71,12 @@ for args in "help top" "top -h" "top --help" "-h"; do
 	check_grep "memleak $args: lists --combined-only" '--combined-only' "$ML_OUT"
 done
 
+# help --man: the man page (what a terminal gets), rendered by man(1)
+for cmd in top record report script; do
+	ml "help-man-$cmd" help --man $cmd
+	check_exit "memleak help --man $cmd: exit 0" 0
+	check_grep "memleak help --man $cmd: the memleak-$cmd(1) page" "^MEMLEAK-${cmd^^}\\(1\\)" "$ML_OUT"
+done
+check_grep "memleak-top(1) documents kernel mode" '^KERNEL ALLOCATIONS' "$OUT/help-man-top.out"
+
 finish
