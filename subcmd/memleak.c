@@ -44,8 +44,8 @@ int cmd_version(int argc, char **argv)
 }
 
 /*
- * Show man page @page: the installed one, else the one in the source tree
- * next to this executable.  Returns false if there is neither.
+ * Show man page @page: the one in the source tree next to this executable
+ * (a build run in place), else the installed one.  False if neither.
  */
 static bool show_man(const char *page)
 {
@@ -60,6 +60,9 @@ static bool show_man(const char *page)
 		*strrchr(exe, '/') = '\0';
 	path = xasprintf("%s/Documentation/%s.1", exe, page);
 	fflush(stdout);
+	if (access(path, R_OK) == 0)
+		execlp("man", "man", "-l", path, (char *)NULL);
+	free(path);
 	pid = fork();
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_WRONLY);
@@ -73,9 +76,6 @@ static bool show_man(const char *page)
 	if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
 	    WEXITSTATUS(st) == 0)
 		execlp("man", "man", page, (char *)NULL);
-	if (access(path, R_OK) == 0)
-		execlp("man", "man", "-l", path, (char *)NULL);
-	free(path);
 	return false;
 }
 
