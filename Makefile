@@ -24,7 +24,9 @@ CFLAGS     += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
 LDLIBS     += -lbpf -ltracefs -ltraceevent -ldw -lelf -lz -lstdc++
 
 # record/report/plugin: trace.dat input (libtracecmd), the libtraceevent
-# plugin, bash completion; installed by "make install".
+# plugin, bash completion; installed by "make install".  The plugin goes
+# where libtraceevent looks for plugins (not under PREFIX); PLUGINDIR=...
+# to change it.
 CFLAGS     += $(shell pkg-config --cflags libtracecmd 2>/dev/null)
 LDLIBS     += $(shell pkg-config --libs libtracecmd 2>/dev/null || echo -ltracecmd) -lm
 PLUGIN     := $(OUT)/plugin_memleak.so

@@ -153,6 +153,8 @@ static FILE *start_pager(void)
 
 static bool is_trace_dat(const char *path)
 {
+	if (!strcmp(path, "-"))
+		return false;
 	static const char magic[] = "\027\010\104tracing";
 	char buf[10] = "";
 	FILE *f = fopen(path, "re");

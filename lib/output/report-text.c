@@ -58,12 +58,12 @@ static void frame_line(FILE *out, const struct ml_rframe *f)
 	fputc('\n', out);
 }
 
+/* The Symbol column: the leaf frame's function, as perf shows it. */
 static const char *leaf_name(const struct ml_rentry *e)
 {
-	for (size_t i = 0; i < e->nframes; i++)
-		if (e->frames[i].func)
-			return e->frames[i].func;
-	return e->nframes ? "[unknown]" : e->why;
+	if (!e->nframes)
+		return e->why;
+	return e->frames[0].func ? e->frames[0].func : "[unknown]";
 }
 
 static void header(FILE *out, const struct ml_rmodel *m, const struct ml_fmt_opts *o)

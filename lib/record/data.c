@@ -659,7 +659,7 @@ int ml_recording_read(const char *path, struct ml_recording *r, char *err,
 	int fd, ret;
 
 	memset(r, 0, sizeof(*r));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(STDIN_FILENO);
 	if (fd < 0)
 		return fail(err, errlen, "cannot open: %s", strerror(errno));
 	if (fstat(fd, &st)) {
@@ -668,8 +668,24 @@ int ml_recording_read(const char *path, struct ml_recording *r, char *err,
 		return ret;
 	}
 	if (!S_ISREG(st.st_mode)) {
+		/* a pipe ("memleak record -o - | memleak report -i -"): read it all */
+		size_t len = 0, cap = 1 << 20;
+		uint8_t *buf = xmalloc(cap);
+		ssize_t n;
+
+		while ((n = read(fd, buf + len, cap - len)) > 0) {
+			len += n;
+			if (len == cap)
+				buf = xrealloc(buf, cap *= 2);
+		}
 		close(fd);
-		return fail(err, errlen, "not a regular file");
+		if (n < 0) {
+			free(buf);
+			return fail(err, errlen, "cannot read: %s", strerror(errno));
+		}
+		ret = ml_recording_parse(buf, len, r, err, errlen);
+		free(buf);
+		return ret;
 	}
 	if (st.st_size == 0) {
 		close(fd);

@@ -137,6 +137,26 @@ check_grep "-p: 7770 bytes in 10 allocations (the SIGUSR1 leak)" '^ +100\.00% +7
 check_grep "-p: duration about 2 s" '^# duration +: 2\.[0-9]{3} s' "$ML_OUT"
 check_grep "-p: the comm is known" "^# target +: pid $TARGET \(comm leaky\)$" "$ML_OUT"
 
+# ---------------------------------------------------------------- Ctrl-C; a pipe
+bg wait2 "$TARGETS/leaky" wait
+TARGET2=$BG_PID
+wait_for "$OUT/wait2.out" ready 10 || fail "leaky wait (2) did not start"
+bg int "$MEMLEAK" record -p "$TARGET2" -o "$OUT/int.data"
+REC=$BG_PID
+wait_for "$OUT/int.err" '^Attaching to pid' 10 || fail "record -p (2) did not attach"
+kill -USR1 "$TARGET2"
+wait_for "$OUT/wait2.out" leaked 10
+sleep 1.2
+kill -INT "$REC"
+wait_exit "$REC" 20
+check_eq "Ctrl-C: record exits 0" 0 "$WAIT_RC"
+check_no_events "Ctrl-C: no tracefs events left behind" "$REC"
+ml int-rep report -i "$OUT/int.data" --stdio
+check_no_grep "Ctrl-C: the file is complete (no warning)" 'truncated' "$ML_ERR"
+check_grep "Ctrl-C: the leak is in it" '^ +100\.00% +7770 +10 ' "$ML_OUT"
+cat "$OUT/int.data" | "$MEMLEAK" report -i - --stdio >"$OUT/stdin.out" 2>&1
+check_grep "report -i -: reads a pipe" '^ +100\.00% +7770 +10 ' "$OUT/stdin.out"
+
 # ---------------------------------------------------------------- .old, a command that cannot run
 cp "$DATA" "$OUT/again.data"
 ml again record -o "$OUT/again.data" -- ./build/targets/leaky direct
@@ -147,6 +167,23 @@ ml norun record -o "$OUT/keep.data" -- ./nonexistent-program
 check_exit "record -- a command not found: exit 2" 2
 check_grep "record -- a command not found: says so" "cannot run './nonexistent-program': command not found" "$ML_ERR"
 check_eq "record -- a command not found: the file is left as it was" "$(md5sum <"$DATA")" "$(md5sum <"$OUT/keep.data")"
+
+# ---------------------------------------------------------------- another machine
+# The binary moves away after recording: --symfs finds it by its recorded
+# path under DIR; a different file at the path is named as such (build-id).
+mkdir -p "$OUT/bin" "$OUT/symfs"
+cp "$TARGETS/leaky" "$OUT/bin/leaky"
+ml moved-rec record -o "$OUT/moved.data" -- "$OUT/bin/leaky" direct
+mkdir -p "$OUT/symfs$OUT/bin"
+mv "$OUT/bin/leaky" "$OUT/symfs$OUT/bin/leaky"
+ml moved report -i "$OUT/moved.data" --stdio
+check_exit "binary gone: report still exits 0" 0
+check_grep "binary gone: 4800 bytes in 100 allocations, frames unnamed" '^ +[0-9.]+% +4800 +100 .* \[\.\] \[unknown\]$' "$ML_OUT"
+ml symfs report -i "$OUT/moved.data" --stdio --symfs "$OUT/symfs"
+check_grep "--symfs: named again" "^            ---$(frame leak_direct leaky leaky.c "$(line_of leaky.c direct)")$" "$ML_OUT"
+cc -g -O0 -o "$OUT/bin/leaky" -x c - <<<'int main(void) { return 0; }'
+ml rebuilt report -i "$OUT/moved.data" --stdio
+check_grep "another file at the path: a build-id warning" "warning: $(ere "$OUT/bin/leaky"): build-id differs from the recorded one" "$ML_ERR"
 
 # ---------------------------------------------------------------- bad files
 size=$(stat -c %s "$DATA")
