@@ -499,7 +499,7 @@ int ml_tracecmd_read(const char *path, struct ml_recording *r, char *err,
 	if (!c->kernel && !c->user) {
 		snprintf(err, errlen, "no kmem or memleak_* allocation events in this trace "
 			 "(record them with: trace-cmd record -e kmem:kmalloc -e kmem:kfree -T, "
-			 "or -e 'memleak_*' -O userstacktrace while memleak runs)");
+			 "or -e 'memleak_PID_trace' -O userstacktrace while memleak runs)");
 		tracecmd_close(h);
 		free(c);
 		return -1;

@@ -108,19 +108,27 @@ int ml_tracefs_clean_stale(void)
 	return removed;
 }
 
-int ml_tracefs_add_uprobe(const char *event, bool ret, const char *file,
-			  uint64_t offset, const char *fetchargs)
+const char *ml_tracefs_trace_system(void)
 {
+	static char name[40];
+
+	if (!name[0])
+		snprintf(name, sizeof(name), "%s_trace", ml_tracefs_system());
+	return name;
+}
+
+int ml_tracefs_add_uprobe(const char *event, bool ret, const char *file,
+			  uint64_t offset, const char *fetchargs, bool twin)
+{
+	const char *sys = twin ? ml_tracefs_trace_system() : ml_tracefs_system();
 	struct tracefs_dynevent *dev;
 	char *path, *id;
 	int err, val;
 
 	if (ret)
-		dev = tracefs_uretprobe_alloc(ml_tracefs_system(), event, file,
-					      offset, fetchargs);
+		dev = tracefs_uretprobe_alloc(sys, event, file, offset, fetchargs);
 	else
-		dev = tracefs_uprobe_alloc(ml_tracefs_system(), event, file,
-					   offset, fetchargs);
+		dev = tracefs_uprobe_alloc(sys, event, file, offset, fetchargs);
 	if (!dev)
 		return -ENOMEM;
 	if (tracefs_dynevent_create(dev)) {
@@ -131,7 +139,7 @@ int ml_tracefs_add_uprobe(const char *event, bool ret, const char *file,
 	created = xrealloc(created, (nr_created + 1) * sizeof(*created));
 	created[nr_created++] = dev;
 
-	path = xasprintf("events/%s/%s/id", ml_tracefs_system(), event);
+	path = xasprintf("events/%s/%s/id", sys, event);
 	id = tracefs_instance_file_read(NULL, path, NULL);
 	free(path);
 	if (!id)

@@ -24,13 +24,18 @@ const char *ml_tracefs_system(void);
  */
 int ml_tracefs_clean_stale(void);
 
+/* The system of the twin events trace-cmd can record ("memleak_<pid>_trace"). */
+const char *ml_tracefs_trace_system(void);
+
 /*
- * Create a uprobe (or uretprobe with @ret) event @event in this session's
- * system on @file at file offset @offset with the given fetch arguments.
- * Returns the event's trace id (> 0) or -errno.
+ * Create a uprobe (or uretprobe with @ret) event @event on @file at file
+ * offset @offset with the given fetch arguments, in this session's system
+ * (@twin false) or in its twin system for ftrace users (@twin true: the
+ * kernel lets an event serve BPF or ftrace, not both).  Returns the
+ * event's trace id (> 0) or -errno.
  */
 int ml_tracefs_add_uprobe(const char *event, bool ret, const char *file,
-			  uint64_t offset, const char *fetchargs);
+			  uint64_t offset, const char *fetchargs, bool twin);
 
 /* Remove every event this session created.  Safe to call more than once. */
 void ml_tracefs_remove_all(void);

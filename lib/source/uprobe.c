@@ -180,7 +180,15 @@ static int add_probe(struct uprobe_priv *p, const struct probe_def *d,
 	args = NULL;	/* the fetch arguments name x86-64 registers */
 #endif
 	id = ml_tracefs_add_uprobe(event, ret, obj, offset,
-				   args && *args ? args : NULL);
+				   args && *args ? args : NULL, false);
+	/*
+	 * The same event again, idle until trace-cmd enables it, so the
+	 * session's calls can be recorded with ftrace while BPF uses ours.
+	 */
+	if (id > 0 && ml_tracefs_add_uprobe(event, ret, obj, offset,
+					    args && *args ? args : NULL, true) < 0)
+		ml_debug("no twin event %s/%s for trace-cmd", ml_tracefs_trace_system(),
+			 event);
 	if (id < 0) {
 		ml_err("cannot create uprobe event %s/%s on %s+0x%llx: %s",
 		       ml_tracefs_system(), event, obj,
@@ -351,6 +359,8 @@ static int uprobe_open(struct ml_source *src, const struct ml_source_config *cfg
 		p->unwinder = ml_unwinder_new(bpf_map__fd(p->skel->maps.unwind_rows),
 					      bpf_map__fd(p->skel->maps.unwind_modules),
 					      ML_UNWIND_ROWS_DEFAULT);
+		ml_unwinder_set_vmas(p->unwinder,
+				     bpf_map__fd(p->skel->maps.unwind_vmas));
 		if (cfg->exe)
 			ml_unwinder_add_program(p->unwinder, cfg->exe);
 		else if (cfg->pid)

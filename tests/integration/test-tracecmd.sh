@@ -95,30 +95,25 @@ trace-cmd report -N -i "$OUT/kmem.dat" >"$OUT/kmem.noplugin" 2>/dev/null
 check_no_grep "without the plugin: trace-cmd's own format" 'kmalloc\(640\) = ' "$OUT/kmem.noplugin"
 [ -n "$KPID" ] && kill -TERM "$KPID" 2>/dev/null
 
-# ---------------------------------------------------------------- uprobe events in memleak's format
-# (memleak's own events cannot be recorded by trace-cmd while memleak runs:
-# the kernel refuses to enable a uprobe event for ftrace that perf/BPF
-# already uses (EINTR).  So this defines events exactly as memleak does.)
-SYS=memleak_$$
-off_of()
-{
-	printf '0x%x' "0x$(readelf -Ws "$LIBC" | awk -v f="$1@@GLIBC_2.2.5" '$8 == f { print $2 }')"
-}
-{
-	echo "p:$SYS/malloc $LIBC:$(off_of malloc) size=%di:u64"
-	echo "r:$SYS/malloc__return $LIBC:$(off_of malloc) ret=\$retval:x64"
-	echo "p:$SYS/free $LIBC:$(off_of free) ptr=%di:x64"
-} >>"$TRACEFS/uprobe_events" || fail "define uprobe events in $SYS"
-for i in $(seq 40); do
-	[ -e "$TRACEFS/events/$SYS/enable" ] && break
-	sleep 0.05
-done
+# ---------------------------------------------------------------- memleak's own uprobe events
+# While memleak runs, its events are recorded by trace-cmd: the twin
+# system memleak_PID_trace (the kernel lets an event serve BPF or ftrace,
+# not both, so memleak's BPF uses memleak_PID and ftrace users the twin).
+bg ml-live "$TARGETS/leaky" wait
+LIVE_TARGET=$BG_PID
+wait_for "$OUT/ml-live.out" '^ready$' 10 || fail "uprobe: the live target starts"
+bg ml-running "$MEMLEAK" -p "$LIVE_TARGET" 1
+ML_RUNNING=$BG_PID
+wait_for "$OUT/ml-running.out" '^Attaching to pid' 30 || fail "uprobe: memleak attaches"
+SYS=memleak_${ML_RUNNING}_trace
+check_eq "uprobe: memleak made the twin system $SYS" yes \
+	"$([ -e "$TRACEFS/events/$SYS/malloc/enable" ] && echo yes)"
 remove_events()
 {
-	echo "-:$SYS/free" >>"$TRACEFS/uprobe_events"
-	echo "-:$SYS/malloc__return" >>"$TRACEFS/uprobe_events"
-	echo "-:$SYS/malloc" >>"$TRACEFS/uprobe_events"
-} 2>/dev/null
+	kill -INT "$ML_RUNNING" 2>/dev/null
+	wait_exit "$ML_RUNNING" 20
+	kill -TERM "$LIVE_TARGET" 2>/dev/null
+}
 
 # The command starts leaky, which trace-cmd follows (a child), makes it
 # leak once more on SIGUSR1 and ends the trace with leaky still running
@@ -137,7 +132,7 @@ tc_record uprobe -e "$SYS" -O userstacktrace -o "$OUT/uprobe.dat" "$OUT/uprobe.s
 LPID=$(cat "$OUT/leaky.pid" 2>/dev/null)
 [ -n "$LPID" ] && BG_PIDS+=("$LPID")
 remove_events
-check_no_events "uprobe: no events of $SYS left" "$$"
+check_no_events "uprobe: memleak left no events ($SYS) once it exits" "$ML_RUNNING"
 check_grep "uprobe: leaky leaked on SIGUSR1" '^leaked$' "$OUT/leaky.out"
 
 ml uprobe report -i "$OUT/uprobe.dat" --stdio --comm leaky
