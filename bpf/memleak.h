@@ -171,5 +171,22 @@ struct ml_unwind_module {
 
 #define ML_UNWIND_ROWS_DEFAULT	(1 << 21)	/* rows for every module */
 #define ML_UNWIND_MODULES_MAX	4096
+#define ML_UNWIND_VMAS_MAX	4096
+#define ML_UNWIND_BUCKET_SHIFT	21
+
+/* A mapping with a table, by (tgid, address >> ML_UNWIND_BUCKET_SHIFT). */
+struct ml_unwind_vma_key {
+	__u64 tgid;
+	__u64 bucket;
+};
+
+struct ml_unwind_vma {
+	__u64 mm;		/* 0 when filled by user space */
+	__u64 start, end;	/* the mapping */
+	__u64 off;		/* file offset of start */
+	__u32 seq;
+	__u32 first, count;	/* its rows */
+	__u32 pad;
+};
 
 #endif /* MEMLEAK_BPF_H */

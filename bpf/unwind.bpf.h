@@ -38,6 +38,9 @@
 #ifndef ENOMEM
 #define ENOMEM		12
 #endif
+#ifndef EBUSY
+#define EBUSY		16
+#endif
 
 #define UNWIND_SEARCH_STEPS	24	/* binary search: up to 2^24 rows */
 
@@ -80,6 +83,30 @@ struct {
 const volatile __u32 unwind_max_stacks = 1;	/* unwind_stacks' size */
 __u64 unwind_next_id = 0;
 
+/*
+ * Mappings looked up before (struct ml_unwind_vma), valid while their mm's
+ * layout is unchanged (mm->mm_lock_seq).
+ */
+#define UNWIND_VMA_CACHE	4
+#define UNWIND_BUCKET_SHIFT	ML_UNWIND_BUCKET_SHIFT	/* 2 MiB buckets */
+#define UNWIND_BUCKETS_MAX	64	/* buckets filled for one mapping */
+
+/*
+ * Mappings with tables by (process, 2 MiB bucket), shared by its threads,
+ * filled by user space from /proc/PID/maps (lib/unwind/loader.c) and here
+ * from each mapping found: used when bpf_find_vma() cannot take the mmap
+ * lock (another thread is changing the address space; measured: a burst of
+ * threads creating their malloc arenas).  A return address on a live stack
+ * is in a mapping still there, so an entry that covers it is good even if
+ * the layout changed elsewhere since.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct ml_unwind_vma_key);
+	__type(value, struct ml_unwind_vma);
+	__uint(max_entries, ML_UNWIND_VMAS_MAX);
+} unwind_vmas SEC(".maps");
+
 struct ml_unwind_state {
 	struct ml_ustack stack;
 	__u64 pc, sp, bp;
@@ -90,18 +117,33 @@ struct ml_unwind_state {
 	/* the mapping of the last pc looked up */
 	__u64 vm_start, vm_end, vm_off;
 	__u32 first, count;	/* its rows; count 0: frame pointers */
+	/* across the thread's stacks: mappings with tables, by mm and layout */
+	__u64 mm;
+	__u64 tgid;
+	__u32 seq;
+	__u32 cacheable;
+	__u32 cache_next;
+	struct ml_unwind_vma cache[UNWIND_VMA_CACHE];
 };
 
 enum { UNWIND_RUNNING, UNWIND_COMPLETE, UNWIND_TRUNCATED };
 
+/*
+ * The walk's state, per thread: a uprobe program can be preempted (a
+ * preemptible kernel), so a per-CPU buffer could be taken over mid-walk.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct ml_unwind_state);
-	__uint(max_entries, 1);
 } unwind_scratch SEC(".maps");
 
-struct ml_unwind_vma {
+struct ml_unwind_ctx {
+	struct ml_unwind_state *st;
+};
+
+struct ml_unwind_found {
 	__u64 start, end, pgoff;
 	__u64 dev, ino;
 	int file;
@@ -110,7 +152,7 @@ struct ml_unwind_vma {
 static long unwind_vma_cb(struct task_struct *task, struct vm_area_struct *vma,
 			  void *data)
 {
-	struct ml_unwind_vma *v = data;
+	struct ml_unwind_found *v = data;
 	struct file *f = vma->vm_file;
 
 	v->start = vma->vm_start;
@@ -129,14 +171,44 @@ static long unwind_vma_cb(struct task_struct *task, struct vm_area_struct *vma,
 /* Point st at the mapping of @pc and its rows; false if not mapped. */
 static __always_inline bool unwind_find_module(struct ml_unwind_state *st, __u64 pc)
 {
-	struct ml_unwind_vma v = {};
+	struct ml_unwind_found v = {};
 	struct ml_unwind_key key;
 	struct ml_unwind_module *m;
+	long err;
 
 	if (pc >= st->vm_start && pc < st->vm_end)
 		return true;
-	if (bpf_find_vma(bpf_get_current_task_btf(), pc, unwind_vma_cb, &v, 0) ||
-	    !v.end)
+	if (st->cacheable) {
+		for (int i = 0; i < UNWIND_VMA_CACHE; i++) {
+			struct ml_unwind_vma *c = &st->cache[i];
+
+			if (c->mm == st->mm && c->seq == st->seq &&
+			    pc >= c->start && pc < c->end) {
+				st->vm_start = c->start;
+				st->vm_end = c->end;
+				st->vm_off = c->off;
+				st->first = c->first;
+				st->count = c->count;
+				return true;
+			}
+		}
+	}
+	err = bpf_find_vma(bpf_get_current_task_btf(), pc, unwind_vma_cb, &v, 0);
+	if (err == -EBUSY) {
+		struct ml_unwind_vma_key k = { .tgid = st->tgid,
+					.bucket = pc >> UNWIND_BUCKET_SHIFT };
+		struct ml_unwind_vma *c = bpf_map_lookup_elem(&unwind_vmas, &k);
+
+		if (!c || pc < c->start || pc >= c->end)
+			return false;
+		st->vm_start = c->start;
+		st->vm_end = c->end;
+		st->vm_off = c->off;
+		st->first = c->first;
+		st->count = c->count;
+		return true;
+	}
+	if (err || !v.end)
 		return false;
 	st->vm_start = v.start;
 	st->vm_end = v.end;
@@ -149,6 +221,30 @@ static __always_inline bool unwind_find_module(struct ml_unwind_state *st, __u64
 		if (m) {
 			st->first = m->first;
 			st->count = m->count;
+		}
+	}
+	if (st->count) {
+		/* Tables never change once loaded: only the layout can. */
+		struct ml_unwind_vma e = {
+			.mm = st->mm, .seq = st->seq, .start = st->vm_start,
+			.end = st->vm_end, .off = st->vm_off, .first = st->first,
+			.count = st->count,
+		};
+		struct ml_unwind_vma_key k = { .tgid = st->tgid };
+		__u64 b = st->vm_start >> UNWIND_BUCKET_SHIFT;
+		__u64 last = (st->vm_end - 1) >> UNWIND_BUCKET_SHIFT;
+
+		if (st->cacheable)
+			st->cache[st->cache_next++ & (UNWIND_VMA_CACHE - 1)] = e;
+		for (int i = 0; i < UNWIND_BUCKETS_MAX && b + i <= last; i++) {
+			struct ml_unwind_vma *old;
+
+			k.bucket = b + i;
+			old = bpf_map_lookup_elem(&unwind_vmas, &k);
+			if (old && old->start == e.start && old->end == e.end &&
+			    old->first == e.first)
+				continue;
+			bpf_map_update_elem(&unwind_vmas, &k, &e, BPF_ANY);
 		}
 	}
 	return true;
@@ -189,8 +285,8 @@ static __always_inline __u64 unwind_mix(__u64 h, __u64 v)
 /* One frame: record st->pc, then compute the caller's pc, sp and bp. */
 static long unwind_step(__u32 i, void *data)
 {
-	__u32 zero = 0, d;
-	struct ml_unwind_state *st = bpf_map_lookup_elem(&unwind_scratch, &zero);
+	struct ml_unwind_state *st = ((struct ml_unwind_ctx *)data)->st;
+	__u32 d;
 	struct ml_unwind_row *row = NULL;
 	__u64 pc, cfa, ra = 0, bp;
 	bool use_fp = true;
@@ -220,10 +316,15 @@ static long unwind_step(__u32 i, void *data)
 	}
 	bp = st->bp;
 	if (use_fp) {
-		/* No table here: rbp is a frame pointer, or the walk ends. */
+		/*
+		 * No unwind info here: rbp is a frame pointer.  0 marks the
+		 * outermost frame (x86-64 psABI), as in ld.so's entry code
+		 * that has no CFI; but in a module with no table at all (not
+		 * loaded yet) rbp may be anything: not known to be the end.
+		 */
 		if (!st->bp_valid || !bp) {
-			st->done = bp || !st->bp_valid ? UNWIND_TRUNCATED :
-						       UNWIND_COMPLETE;
+			st->done = st->bp_valid && st->count ? UNWIND_COMPLETE :
+							       UNWIND_TRUNCATED;
 			return 1;
 		}
 		__u64 pair[2];
@@ -301,15 +402,42 @@ have_ra:
 	return 0;
 }
 
+/*
+ * The mm and its layout sequence (bumped by every mmap write lock, 6.12+):
+ * cached mappings of the same mm and sequence are still there.  Without the
+ * field, or while a writer holds the lock, nothing is cached.
+ */
+static __always_inline void unwind_mm_seq(struct ml_unwind_state *st)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct mm_struct *mm = task->mm;
+	__u32 seq = 1;
+
+	st->cacheable = 0;
+	st->mm = (__u64)mm;
+	st->tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!mm || !bpf_core_field_exists(mm->mm_lock_seq))
+		return;
+	seq = BPF_CORE_READ(mm, mm_lock_seq.sequence);
+	st->seq = seq;
+	st->cacheable = !(seq & 1);
+}
+
 /* Unwind the user stack of @regs; a stack id for unwind_stacks, or -errno. */
 static __always_inline __s32 ml_unwind_user_stack(struct pt_regs *regs)
 {
-	__u32 zero = 0, id, depth, *idp;
-	struct ml_unwind_state *st = bpf_map_lookup_elem(&unwind_scratch, &zero);
+	struct ml_unwind_state *st;
+	struct ml_unwind_ctx c;
+	__u32 id, depth, *idp;
 	__u64 h;
 
-	if (!st)
+	st = bpf_task_storage_get(&unwind_scratch, bpf_get_current_task_btf(), NULL,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st) {
+		count(ML_CNT_STACK_LOST);
 		return -ENOMEM;
+	}
+	c.st = st;
 	st->pc = PT_REGS_IP(regs);
 	st->sp = PT_REGS_SP(regs);
 	st->bp = PT_REGS_FP(regs);
@@ -318,7 +446,8 @@ static __always_inline __s32 ml_unwind_user_stack(struct pt_regs *regs)
 	st->done = UNWIND_RUNNING;
 	st->hash = 0xcbf29ce484222325ULL;
 	st->vm_start = st->vm_end = 0;
-	bpf_loop(ML_MAX_STACK_DEPTH, unwind_step, NULL, 0);
+	unwind_mm_seq(st);
+	bpf_loop(ML_MAX_STACK_DEPTH, unwind_step, &c, 0);
 
 	depth = st->depth;
 	h = st->hash;

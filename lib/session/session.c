@@ -32,6 +32,17 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* -c: the program's libraries are mapped and it has not started yet. */
+static void at_entry(void *arg)
+{
+	struct ml_session *s = arg;
+
+	ml_debug("at the entry point of pid %d: reading its mappings", s->pid);
+	ml_maps_refresh(s->maps);
+	if (s->src.ops && s->src.ops->refresh)
+		s->src.ops->refresh(&s->src);
+}
+
 static void refresh_maps(void *arg)
 {
 	struct ml_session *s = arg;
@@ -80,6 +91,8 @@ static int setup_target(struct ml_session *s)
 		return 1;
 	}
 	s->pid = s->target.pid;
+	s->target.at_entry = at_entry;
+	s->target.entry_arg = s;
 	return 0;
 }
 

@@ -9,9 +9,12 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <elf.h>
 #include <sys/prctl.h>
+#include <sys/user.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -141,6 +144,67 @@ int ml_target_attach(struct ml_target *t, pid_t pid)
 	return 0;
 }
 
+/* The program's entry point after relocation, from its auxiliary vector. */
+static uint64_t entry_point(pid_t pid)
+{
+	char path[64];
+	uint64_t av[2], entry = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fread(av, sizeof(av), 1, f) == 1 && av[0] != AT_NULL)
+		if (av[0] == AT_ENTRY)
+			entry = av[1];
+	fclose(f);
+	return entry;
+}
+
+/*
+ * At the execve stop only the program and ld.so are mapped.  An int3 at the
+ * entry point stops the program again once ld.so has mapped its libraries
+ * and before the program's first instruction: the moment at_entry needs.
+ */
+static void set_entry_breakpoint(struct ml_target *t)
+{
+	long word;
+
+	if (!t->at_entry)
+		return;
+	t->entry = entry_point(t->pid);
+	if (!t->entry)
+		return;
+	errno = 0;
+	word = ptrace(PTRACE_PEEKTEXT, t->pid, t->entry, 0);
+	if (errno || ptrace(PTRACE_POKETEXT, t->pid, t->entry,
+			    (word & ~0xffL) | 0xcc)) {
+		t->entry = 0;
+		return;
+	}
+	t->entry_word = word;
+}
+
+/* The stop is our entry breakpoint: put the text back, rewind, forget it. */
+static bool at_entry_breakpoint(struct ml_target *t)
+{
+#ifdef __x86_64__
+	struct user_regs_struct regs;
+
+	if (!t->entry || ptrace(PTRACE_GETREGS, t->pid, 0, &regs) ||
+	    regs.rip - 1 != t->entry)
+		return false;
+	ptrace(PTRACE_POKETEXT, t->pid, t->entry, t->entry_word);
+	regs.rip = t->entry;
+	ptrace(PTRACE_SETREGS, t->pid, 0, &regs);
+	t->entry = 0;
+	return true;
+#else
+	return false;
+#endif
+}
+
 bool ml_target_update(struct ml_target *t, void (*at_exit)(void *), void *arg)
 {
 	int st;
@@ -181,6 +245,12 @@ bool ml_target_update(struct ml_target *t, void (*at_exit)(void *), void *arg)
 				at_exit(arg);
 			ptrace(PTRACE_CONT, t->pid, 0, 0);
 		} else if (event == PTRACE_EVENT_EXEC) {
+			t->entry = 0;	/* a new program: its own entry point */
+			set_entry_breakpoint(t);
+			ptrace(PTRACE_CONT, t->pid, 0, 0);
+		} else if (sig == SIGTRAP && !event && at_entry_breakpoint(t)) {
+			if (t->at_entry)
+				t->at_entry(t->entry_arg);
 			ptrace(PTRACE_CONT, t->pid, 0, 0);
 		} else if (event == PTRACE_EVENT_STOP) {
 			/* group stop (SIGSTOP, SIGTSTP): stay stopped */

@@ -18,6 +18,14 @@ struct ml_target {
 	int go_fd;		/* -c: writing to it lets the child execve */
 	int err_fd;		/* -c: the child's execve errno, or EOF */
 	int pidfd;		/* -p: readable once the process exits */
+	/*
+	 * -c: called once the program's libraries are mapped, before its
+	 * first instruction (a breakpoint at its entry point).
+	 */
+	void (*at_entry)(void *arg);
+	void *entry_arg;
+	uint64_t entry;		/* the breakpoint's address, 0 if none */
+	long entry_word;	/* the text it replaced */
 };
 
 /*

@@ -13,12 +13,16 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <glob.h>
+#include <signal.h>
 #include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 
@@ -27,14 +31,20 @@
 
 struct loaded {
 	uint64_t dev, ino;
+	struct ml_unwind_module mod;	/* its slice (count 0: none) */
 };
 
 struct ml_unwinder {
-	int rows_fd, modules_fd;
+	int rows_fd, modules_fd, vmas_fd;
 	uint32_t max_rows, next;
 	struct loaded *files;
 	size_t nfiles, cap;
 	bool full_warned;
+	pthread_mutex_t lock;	/* the watcher thread loads too */
+	pthread_t watcher;
+	bool watching, stop;
+	pid_t pid;
+	unsigned int period_ms;
 };
 
 struct ml_unwinder *ml_unwinder_new(int rows_fd, int modules_fd,
@@ -44,7 +54,9 @@ struct ml_unwinder *ml_unwinder_new(int rows_fd, int modules_fd,
 
 	u->rows_fd = rows_fd;
 	u->modules_fd = modules_fd;
+	u->vmas_fd = -1;
 	u->max_rows = max_rows;
+	pthread_mutex_init(&u->lock, NULL);
 	return u;
 }
 
@@ -52,6 +64,13 @@ void ml_unwinder_free(struct ml_unwinder *u)
 {
 	if (!u)
 		return;
+	if (u->watching) {
+		pthread_mutex_lock(&u->lock);
+		u->stop = true;
+		pthread_mutex_unlock(&u->lock);
+		pthread_join(u->watcher, NULL);
+	}
+	pthread_mutex_destroy(&u->lock);
 	free(u->files);
 	free(u);
 }
@@ -61,23 +80,54 @@ uint32_t ml_unwinder_rows(const struct ml_unwinder *u)
 	return u->next;
 }
 
-static bool is_loaded(const struct ml_unwinder *u, uint64_t dev, uint64_t ino)
+static struct loaded *find_loaded(const struct ml_unwinder *u, uint64_t dev,
+				  uint64_t ino)
 {
 	for (size_t i = 0; i < u->nfiles; i++)
 		if (u->files[i].dev == dev && u->files[i].ino == ino)
-			return true;
-	return false;
+			return &u->files[i];
+	return NULL;
 }
 
-static void remember(struct ml_unwinder *u, uint64_t dev, uint64_t ino)
+static bool is_loaded(const struct ml_unwinder *u, uint64_t dev, uint64_t ino)
+{
+	return find_loaded(u, dev, ino) != NULL;
+}
+
+static struct loaded *remember(struct ml_unwinder *u, uint64_t dev, uint64_t ino)
 {
 	if (u->nfiles == u->cap) {
 		u->cap = u->cap ? 2 * u->cap : 64;
 		u->files = xrealloc(u->files, u->cap * sizeof(*u->files));
 	}
+	memset(&u->files[u->nfiles], 0, sizeof(u->files[0]));
 	u->files[u->nfiles].dev = dev;
 	u->files[u->nfiles].ino = ino;
-	u->nfiles++;
+	return &u->files[u->nfiles++];
+}
+
+void ml_unwinder_set_vmas(struct ml_unwinder *u, int vmas_fd)
+{
+	u->vmas_fd = vmas_fd;
+}
+
+/* Tell BPF where @pid maps a file with a table (see unwind_vmas). */
+static void put_vma(struct ml_unwinder *u, pid_t pid, uint64_t start,
+		    uint64_t end, uint64_t off, const struct ml_unwind_module *m)
+{
+	struct ml_unwind_vma v = {
+		.start = start, .end = end, .off = off,
+		.first = m->first, .count = m->count,
+	};
+	struct ml_unwind_vma_key k = { .tgid = pid };
+
+	if (u->vmas_fd < 0 || !m->count)
+		return;
+	for (uint64_t b = start >> ML_UNWIND_BUCKET_SHIFT;
+	     b <= (end - 1) >> ML_UNWIND_BUCKET_SHIFT; b++) {
+		k.bucket = b;
+		bpf_map_update_elem(u->vmas_fd, &k, &v, BPF_ANY);
+	}
 }
 
 static int put_rows(struct ml_unwinder *u, const struct ml_unwind_row *rows,
@@ -105,9 +155,9 @@ static int put_rows(struct ml_unwinder *u, const struct ml_unwind_row *rows,
 	return err;
 }
 
-/* Load @path, known to the kernel as (@dev, @ino). */
-static int add_key(struct ml_unwinder *u, const char *path, uint64_t dev,
-		   uint64_t ino)
+/* Load @path (@name in messages), known to the kernel as (@dev, @ino). */
+static int add_key(struct ml_unwinder *u, const char *path, const char *name,
+		   uint64_t dev, uint64_t ino)
 {
 	struct ml_unwind_key key = { .dev = dev, .ino = ino };
 	struct ml_unwind_module mod = {};
@@ -117,16 +167,18 @@ static int add_key(struct ml_unwinder *u, const char *path, uint64_t dev,
 	size_t n;
 	int err;
 
+	struct loaded *l;
+
 	if (is_loaded(u, dev, ino))
 		return 0;
-	remember(u, dev, ino);
+	l = remember(u, dev, ino);
 	err = ml_unwind_compile(path, &rows, &n, &st, &why);
 	if (err) {
-		ml_debug("unwind: %s: %s: frame pointers there", path, why);
+		ml_debug("unwind: %s: %s: frame pointers there", name, why);
 	} else if (n > u->max_rows - u->next) {
 		if (!u->full_warned)
 			ml_warn("unwind tables full (%u rows): %s and later modules "
-				"unwound by frame pointers", u->max_rows, path);
+				"unwound by frame pointers", u->max_rows, name);
 		u->full_warned = true;
 	} else if (n) {
 		err = put_rows(u, rows, n);
@@ -136,10 +188,11 @@ static int add_key(struct ml_unwinder *u, const char *path, uint64_t dev,
 			u->next += n;
 		}
 		ml_debug("unwind: %s: %zu FDEs, %zu rows (%zu unsupported, "
-			 "%zu FDEs from .debug_frame)", path, st.fdes, st.rows,
+			 "%zu FDEs from .debug_frame)", name, st.fdes, st.rows,
 			 st.unsupported, st.from_debug_frame);
 	}
 	free(rows);
+	l->mod = mod;
 	if (bpf_map_update_elem(u->modules_fd, &key, &mod, BPF_ANY))
 		return -errno;
 	return 0;
@@ -153,13 +206,87 @@ static uint64_t kdev(dev_t d)
 int ml_unwinder_add_file(struct ml_unwinder *u, const char *path)
 {
 	struct stat sb;
+	int err;
 
 	if (stat(path, &sb))
 		return -errno;
-	return add_key(u, path, kdev(sb.st_dev), sb.st_ino);
+	pthread_mutex_lock(&u->lock);
+	err = add_key(u, path, path, kdev(sb.st_dev), sb.st_ino);
+	pthread_mutex_unlock(&u->lock);
+	return err;
 }
 
+static int add_pid(struct ml_unwinder *u, pid_t pid);
+
 int ml_unwinder_add_pid(struct ml_unwinder *u, pid_t pid)
+{
+	int err;
+
+	pthread_mutex_lock(&u->lock);
+	err = add_pid(u, pid);
+	pthread_mutex_unlock(&u->lock);
+	return err;
+}
+
+/* A child of ours between fork and execve is still running our program. */
+static bool not_exec_yet(pid_t pid)
+{
+	char self[PATH_MAX], other[PATH_MAX], path[64];
+	ssize_t a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	a = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	b = readlink(path, other, sizeof(other) - 1);
+	return a > 0 && a == b && !memcmp(self, other, a) && pid != getpid();
+}
+
+static void *watch(void *arg)
+{
+	struct ml_unwinder *u = arg;
+	struct timespec ts = {
+		.tv_sec = u->period_ms / 1000,
+		.tv_nsec = (long)(u->period_ms % 1000) * 1000000,
+	};
+	/* Every 1 ms for 200 polls after exec: libraries are mapped then. */
+	struct timespec fast = { .tv_nsec = 1000000 };
+
+	for (int n = 0;;) {
+		nanosleep(n < 200 ? &fast : &ts, NULL);
+		pthread_mutex_lock(&u->lock);
+		if (u->stop || kill(u->pid, 0)) {
+			pthread_mutex_unlock(&u->lock);
+			break;
+		}
+		if (!not_exec_yet(u->pid)) {
+			add_pid(u, u->pid);
+			n++;
+		}
+		pthread_mutex_unlock(&u->lock);
+	}
+	return NULL;
+}
+
+int ml_unwinder_watch(struct ml_unwinder *u, pid_t pid, unsigned int period_ms)
+{
+	sigset_t all, old;
+	int err;
+
+	if (u->watching)
+		return 0;
+	u->pid = pid;
+	u->period_ms = period_ms ? period_ms : 100;
+	/* Signals stay with the main thread (its signalfd). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = pthread_create(&u->watcher, NULL, watch, u);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return -err;
+	u->watching = true;
+	return 0;
+}
+
+static int add_pid(struct ml_unwinder *u, pid_t pid)
 {
 	char path[64], line[4096];
 	FILE *f;
@@ -181,8 +308,11 @@ int ml_unwinder_add_pid(struct ml_unwinder *u, pid_t pid)
 		file[strcspn(file, "\n")] = '\0';
 		if (perm[2] != 'x' || file[0] != '/' || !ino)
 			continue;
-		if (is_loaded(u, ((uint64_t)maj << 20) | min, ino))
+		if (is_loaded(u, ((uint64_t)maj << 20) | min, ino)) {
+			put_vma(u, pid, start, end, off,
+				&find_loaded(u, ((uint64_t)maj << 20) | min, ino)->mod);
 			continue;
+		}
 		{
 			/* the file as the process sees it (containers) */
 			char *p = xasprintf("/proc/%d/map_files/%llx-%llx", pid,
@@ -192,8 +322,10 @@ int ml_unwinder_add_pid(struct ml_unwinder *u, pid_t pid)
 				free(p);
 				p = xasprintf("/proc/%d/root%s", pid, file);
 			}
-			add_key(u, p, ((uint64_t)maj << 20) | min, ino);
+			add_key(u, p, file, ((uint64_t)maj << 20) | min, ino);
 			free(p);
+			put_vma(u, pid, start, end, off,
+				&find_loaded(u, ((uint64_t)maj << 20) | min, ino)->mod);
 		}
 	}
 	fclose(f);
@@ -376,7 +508,7 @@ static void add_tree(struct ml_unwinder *u, const char *path, const char *conf,
 		return;
 	if (is_loaded(u, kdev(sb.st_dev), sb.st_ino))
 		return;
-	add_key(u, path, kdev(sb.st_dev), sb.st_ino);
+	add_key(u, path, path, kdev(sb.st_dev), sb.st_ino);
 	if (read_dyninfo(path, &di))
 		return;
 	copy = realpath(path, NULL);
@@ -396,11 +528,35 @@ static void add_tree(struct ml_unwinder *u, const char *path, const char *conf,
 	dyninfo_free(&di);
 }
 
+/* Preloaded libraries: LD_PRELOAD (the command inherits our environment). */
+static void add_preloads(struct ml_unwinder *u, const char *conf)
+{
+	const char *env = getenv("LD_PRELOAD");
+	struct dyninfo none = {};
+	char *copy, *save = NULL, *name;
+
+	if (!env)
+		return;
+	copy = xstrdup(env);
+	for (name = strtok_r(copy, " :", &save); name;
+	     name = strtok_r(NULL, " :", &save)) {
+		char *lib = find_library(name, &none, ".", conf);
+
+		if (lib)
+			add_tree(u, lib, conf, 1);
+		free(lib);
+	}
+	free(copy);
+}
+
 int ml_unwinder_add_program(struct ml_unwinder *u, const char *path)
 {
 	char *conf = ld_conf_dirs();
 
+	pthread_mutex_lock(&u->lock);
+	add_preloads(u, conf);
 	add_tree(u, path, conf, 0);
+	pthread_mutex_unlock(&u->lock);
 	free(conf);
 	return 0;
 }

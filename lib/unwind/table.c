@@ -111,9 +111,17 @@ static void rule_of(Dwarf_Frame *fr, int ra_reg, struct ml_unwind_row *row)
 	row->cfa_off = 0;
 	row->rbp_off = 0;
 
-	if (dwarf_frame_register(fr, ra_reg, mem, &ops, &nops) == 0 &&
-	    nops == 0 && ops == mem) {
+	if (dwarf_frame_register(fr, ra_reg, mem, &ops, &nops)) {
+		row->rules = ML_ROW_RULES(cfa, rbp);
+		return;
+	}
+	if (nops == 0 && ops == mem) {
 		row->rules = ML_ROW_RULES(ML_CFA_END, ML_RBP_SAME);
+		return;
+	}
+	/* The unwinder reads the return address at CFA - 8, nowhere else. */
+	if (!cfa_plus(ops, nops, &off) || off != -8) {
+		row->rules = ML_ROW_RULES(cfa, rbp);
 		return;
 	}
 	if (dwarf_frame_cfa(fr, &ops, &nops) || nops == 0) {

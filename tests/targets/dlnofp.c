@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * dlopen()s libnofp.so (built without frame pointers, next to this program)
- * after 2.5 seconds and leaks through it: its unwind table must be loaded
- * by then, from the target's new mappings.
+ * and leaks through it 0.3 seconds later: its unwind table must be loaded by
+ * then, from the target's new mappings.
  */
 #include <dlfcn.h>
 #include <limits.h>
@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 	fn = (void (*)(int, void (*)(void *)))dlsym(h, "nofp_lib_leak");
 	if (!fn)
 		return 1;
-	usleep(2500000);
+	usleep(300000);
 	call_dl(fn);	/* CALL: main-dl */
 	usleep(1500000);
 	return 0;
