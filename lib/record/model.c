@@ -228,10 +228,20 @@ static void symbolize_entry(struct ml_rmodel *m, struct ml_rentry *e)
 		skip = ml_tracing_frames(st->ips, st->depth, m->sym);
 	for (int i = skip; i < st->depth; i++) {
 		uint64_t ip = st->ips[i];
-		int n = ml_symbolize(m->sym, ip, true, f, MAX_INLINE);
+		int n;
 		const struct ml_mapping *mp = ml_maps_find(m->maps, ip);
 		bool kernel = ip >= ML_KERNEL_START;
 
+		if (ip == ML_FRAME_TRUNCATED) {
+			/* the unwinder stopped short: say so in every format */
+			f[0] = (struct ml_frame){ .addr = ip, .func = "[truncated]",
+						  .module = "truncated" };
+			n = 1;
+			kernel = false;
+			mp = NULL;
+		} else {
+			n = ml_symbolize(m->sym, ip, true, f, MAX_INLINE);
+		}
 		if (n < 1) {
 			f[0] = (struct ml_frame){ .addr = ip };
 			n = 1;
