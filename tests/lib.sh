@@ -248,6 +248,48 @@ wait_exit()
 	return 0
 }
 
+# start_target NAME: "leaky wait" in the background, once it says ready;
+# TARGET is its pid, TARGET_OUT its output.
+start_target()
+{
+	bg "$1" ./build/targets/leaky wait
+	TARGET=$BG_PID
+	TARGET_OUT=$OUT/$1.out
+	if ! wait_for "$TARGET_OUT" '^ready$' 10; then
+		fail "$1: the target starts" "no 'ready' from leaky wait in 10 s"
+		finish
+	fi
+}
+
+# ml_bg NAME CMD...: CMD (a memleak command line) in the background;
+# ML_OUT, ML_ERR, ML_CMD and ML_PID as for ml, ML_RC "running".
+ml_bg()
+{
+	local name=$1
+
+	shift
+	ML_OUT=$OUT/$name.out
+	ML_ERR=$OUT/$name.err
+	ML_CMD="$(quote "$@")"
+	ML_RC=running
+	bg "$name" "$@"
+	ML_PID=$BG_PID
+}
+
+# signal_wait PID SIGNAL FILE WORD: send SIGNAL, wait (10 s) until FILE has
+# one more line WORD; 1 if it does not.
+signal_wait()
+{
+	local n deadline=$((SECONDS + 10))
+
+	n=$(grep -c "^$4\$" "$3")
+	kill -"$2" "$1"
+	while [ "$(grep -c "^$4\$" "$3")" -le "$n" ]; do
+		[ $SECONDS -gt $deadline ] && return 1
+		sleep 0.05
+	done
+}
+
 # Kill what this test started and is still running (by pid).
 cleanup()
 {

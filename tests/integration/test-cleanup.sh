@@ -5,18 +5,6 @@
 . "$(dirname "$0")/../lib.sh"
 build_targets
 
-# start_target NAME: start "leaky wait"; TARGET is its pid
-start_target()
-{
-	bg "$1" ./build/targets/leaky wait
-	TARGET=$BG_PID
-	TARGET_OUT=$OUT/$1.out
-	if ! wait_for "$TARGET_OUT" '^ready$' 10; then
-		fail "$1: the target starts" "no 'ready' from leaky wait in 10 s"
-		finish
-	fi
-}
-
 # start_memleak NAME CMD...: CMD (memleak ...) in the background, until
 # memleak's first report
 start_memleak()
@@ -24,12 +12,7 @@ start_memleak()
 	local name=$1
 
 	shift
-	ML_OUT=$OUT/$name.out
-	ML_ERR=$OUT/$name.err
-	ML_CMD="$(quote "$@")"
-	ML_RC=running
-	bg "$name" "$@"
-	ML_PID=$BG_PID
+	ml_bg "$name" "$@"
 	OURS+=("$ML_PID")
 	if wait_for "$ML_OUT" "$RE_HEADER" 20; then
 		pass "$name: memleak runs"

@@ -28,15 +28,7 @@ start_kalloc()
 # kalloc_do SIGNAL WORD: signal the helper and wait for it to say WORD
 kalloc_do()
 {
-	local n
-
-	n=$(grep -c "^$2\$" "$KALLOC_OUT")
-	kill -"$1" "$KALLOC"
-	local deadline=$((SECONDS + 10))
-	while [ "$(grep -c "^$2\$" "$KALLOC_OUT")" -le "$n" ]; do
-		[ $SECONDS -gt $deadline ] && return 1
-		sleep 0.05
-	done
+	signal_wait "$KALLOC" "$1" "$KALLOC_OUT" "$2"
 }
 
 # start_ml NAME ARGS...: memleak in the background, attached when it returns
@@ -45,12 +37,7 @@ start_ml()
 	local name=$1
 
 	shift
-	ML_OUT=$OUT/$name.out
-	ML_ERR=$OUT/$name.err
-	ML_CMD="./memleak $(quote "$@")"
-	ML_RC=running
-	bg "$name" "$MEMLEAK" "$@"
-	ML_PID=$BG_PID
+	ml_bg "$name" "$MEMLEAK" "$@"
 	wait_for "$ML_OUT" '^Attaching to kernel allocators' 30 ||
 		{ fail "$name: memleak attaches"; ml_context; finish; }
 }

@@ -10,47 +10,21 @@ L=leaky.c
 SIGNAL_LEAK=$(frame leak_on_signal leaky $L "$(line_of $L signal)")
 CALLER=$(frame wait_mode leaky $L "$(call_of $L signal)")
 
-# start_target NAME: start "leaky wait", wait for "ready"; TARGET is its pid
-start_target()
-{
-	bg "$1" ./build/targets/leaky wait
-	TARGET=$BG_PID
-	TARGET_OUT=$OUT/$1.out
-	if ! wait_for "$TARGET_OUT" '^ready$' 10; then
-		fail "$1: the target starts" "no 'ready' from leaky wait in 10 s"
-		finish
-	fi
-}
-
 # start_memleak NAME ARGS...: memleak in the background; ML_* as for ml
 start_memleak()
 {
 	local name=$1
 
 	shift
-	ML_OUT=$OUT/$name.out
-	ML_ERR=$OUT/$name.err
-	ML_CMD="./memleak $(quote "$@")"
-	ML_RC=running
-	bg "$name" "$MEMLEAK" "$@"
-	ML_PID=$BG_PID
+	ml_bg "$name" "$MEMLEAK" "$@"
 }
 
 # signal_leak NAME: SIGUSR1 to the target, wait until it has leaked
 signal_leak()
 {
-	local n
-
-	n=$(grep -c '^leaked$' "$TARGET_OUT")
-	kill -USR1 "$TARGET"
-	local deadline=$((SECONDS + 10))
-	while [ "$(grep -c '^leaked$' "$TARGET_OUT")" -le "$n" ]; do
-		if [ $SECONDS -gt $deadline ]; then
-			fail "$1: the target leaks on SIGUSR1" "no 'leaked' in 10 s"
-			return 1
-		fi
-		sleep 0.05
-	done
+	signal_wait "$TARGET" USR1 "$TARGET_OUT" leaked && return 0
+	fail "$1: the target leaks on SIGUSR1" "no 'leaked' in 10 s"
+	return 1
 }
 
 # 1. memleak -p PID 1 6: six reports, one a second, then exit; the target
