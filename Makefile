@@ -108,12 +108,14 @@ clean:
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-# bench: the cost per traced allocation (bench/bench.sh; root, BPF)
+# bench: the cost per traced allocation (bench/bench.sh) and the kernel-mode
+# overhead against bcc's memleak (bench/kernel.sh); root, BPF.  Not a test.
 $(OUT)/mallocbench: bench/mallocbench.c
 	@mkdir -p $(OUT)
 	$(CC) -g -O2 -fomit-frame-pointer -fno-optimize-sibling-calls -Wall $< -o $@
 
 bench: memleak $(OUT)/mallocbench
 	bash bench/bench.sh $(BENCH_ARGS)
+	bash bench/kernel.sh $(KBENCH_ARGS)
 
 .PHONY: bench
