@@ -14,6 +14,12 @@ OUT=build/bench
 mkdir -p "$OUT"
 cc -O2 -o "$OUT/kworkload" bench/kworkload.c || exit 1
 
+# The peer: bcc's memleak from Debian (with the 6.1 headers it compiles against).
+if ! command -v memleak-bpfcc >/dev/null; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpfcc-tools linux-headers-amd64 \
+		>/dev/null 2>&1 || echo "bench: cannot install bpfcc-tools: no bcc column" >&2
+fi
+
 # bcc's memleak needs kernel headers at /lib/modules/$(uname -r)/build; on
 # this machine only Debian's 6.1 headers exist, which it accepts.
 BCC=$(command -v memleak-bpfcc)
