@@ -189,4 +189,14 @@ struct ml_unwind_vma {
 	__u32 pad;
 };
 
+/*
+ * The mappings with tables that overlap one 2 MiB bucket: several can
+ * (libc's text ends where ld.so's begins), so a bucket has slots.
+ */
+#define ML_UNWIND_BUCKET_SLOTS	4
+
+struct ml_unwind_bucket {
+	struct ml_unwind_vma slot[ML_UNWIND_BUCKET_SLOTS];
+};
+
 #endif /* MEMLEAK_BPF_H */

@@ -103,7 +103,7 @@ __u64 unwind_next_id = 0;
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, struct ml_unwind_vma_key);
-	__type(value, struct ml_unwind_vma);
+	__type(value, struct ml_unwind_bucket);
 	__uint(max_entries, ML_UNWIND_VMAS_MAX);
 } unwind_vmas SEC(".maps");
 
@@ -197,9 +197,15 @@ static __always_inline bool unwind_find_module(struct ml_unwind_state *st, __u64
 	if (err == -EBUSY) {
 		struct ml_unwind_vma_key k = { .tgid = st->tgid,
 					.bucket = pc >> UNWIND_BUCKET_SHIFT };
-		struct ml_unwind_vma *c = bpf_map_lookup_elem(&unwind_vmas, &k);
+		struct ml_unwind_bucket *bk = bpf_map_lookup_elem(&unwind_vmas, &k);
+		struct ml_unwind_vma *c = NULL;
 
-		if (!c || pc < c->start || pc >= c->end)
+		if (!bk)
+			return false;
+		for (int i = 0; i < ML_UNWIND_BUCKET_SLOTS; i++)
+			if (pc >= bk->slot[i].start && pc < bk->slot[i].end)
+				c = &bk->slot[i];
+		if (!c)
 			return false;
 		st->vm_start = c->start;
 		st->vm_end = c->end;
@@ -230,22 +236,13 @@ static __always_inline bool unwind_find_module(struct ml_unwind_state *st, __u64
 			.end = st->vm_end, .off = st->vm_off, .first = st->first,
 			.count = st->count,
 		};
-		struct ml_unwind_vma_key k = { .tgid = st->tgid };
-		__u64 b = st->vm_start >> UNWIND_BUCKET_SHIFT;
-		__u64 last = (st->vm_end - 1) >> UNWIND_BUCKET_SHIFT;
-
+		/*
+		 * The (process, bucket) map for the busy case is filled by
+		 * user space (lib/unwind/loader.c): at the entry point, and
+		 * after every change of the mappings it sees.
+		 */
 		if (st->cacheable)
 			st->cache[st->cache_next++ & (UNWIND_VMA_CACHE - 1)] = e;
-		for (int i = 0; i < UNWIND_BUCKETS_MAX && b + i <= last; i++) {
-			struct ml_unwind_vma *old;
-
-			k.bucket = b + i;
-			old = bpf_map_lookup_elem(&unwind_vmas, &k);
-			if (old && old->start == e.start && old->end == e.end &&
-			    old->first == e.first)
-				continue;
-			bpf_map_update_elem(&unwind_vmas, &k, &e, BPF_ANY);
-		}
 	}
 	return true;
 }

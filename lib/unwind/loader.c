@@ -125,8 +125,22 @@ static void put_vma(struct ml_unwinder *u, pid_t pid, uint64_t start,
 		return;
 	for (uint64_t b = start >> ML_UNWIND_BUCKET_SHIFT;
 	     b <= (end - 1) >> ML_UNWIND_BUCKET_SHIFT; b++) {
+		struct ml_unwind_bucket bk = {};
+		int slot = -1;
+
 		k.bucket = b;
-		bpf_map_update_elem(u->vmas_fd, &k, &v, BPF_ANY);
+		bpf_map_lookup_elem(u->vmas_fd, &k, &bk);
+		/* its own slot, a free one, or one it replaced */
+		for (int i = 0; i < ML_UNWIND_BUCKET_SLOTS && slot < 0; i++)
+			if (bk.slot[i].start == start && bk.slot[i].end == end)
+				slot = i;
+		for (int i = 0; i < ML_UNWIND_BUCKET_SLOTS && slot < 0; i++)
+			if (!bk.slot[i].end || (bk.slot[i].start < end && start < bk.slot[i].end))
+				slot = i;
+		if (slot < 0)
+			slot = 0;
+		bk.slot[slot] = v;
+		bpf_map_update_elem(u->vmas_fd, &k, &bk, BPF_ANY);
 	}
 }
 

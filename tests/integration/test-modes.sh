@@ -65,16 +65,16 @@ check_nstacks "mmap: exactly one stack" "$ML_OUT" 1
 check_stack "mmap: 12288 bytes in 1 allocations at leak_mmap" "$ML_OUT" 12288 1 \
 	"$(frame leak_mmap $M $L "$(line_of $L mmap)")"
 
-# threads: 4 threads x 25 x malloc(1000), each first malloc in a new arena.
-# Frame pointers here: what this checks is that no allocation is lost and
-# nothing of the arenas or thread stacks is counted.  (The DWARF unwinder
-# can mark a stack [truncated] while new threads hold the mmap lock: its
-# own test, test-dwarf, checks thread stacks; below, its totals.)
+# threads: 4 threads x 25 x malloc(1000), each first malloc in a new arena:
+# no allocation lost, nothing of the arenas or thread stacks counted; with
+# frame pointers, then with the default (DWARF) unwinder, which has to find
+# the libraries while new threads hold the mmap lock.
 leaky_run threads threads --call-graph fp
 check_stack "threads: 100000 bytes in 100 allocations at thread_leak" "$ML_OUT" 100000 100 \
 	"$(frame thread_leak $M $L "$(line_of $L thread)")"
 check_nstacks "threads: exactly one stack (no arena or thread-stack mappings)" "$ML_OUT" 1
-ml threads-dwarf -c "./build/targets/leaky threads"
+leaky_run threads-dwarf threads
+check_nstacks "threads, default stacks: exactly one stack" "$ML_OUT" 1
 check_eq "threads, default stacks: 100000 bytes in 100 allocations from thread_leak" \
 	"100000 100" "$(awk '/bytes in/ { b = $1; n = $4 }
 		/^\t\tthread_leak\+/ { tb += b; tn += n }
