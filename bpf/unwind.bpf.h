@@ -89,14 +89,14 @@ __u64 unwind_next_id = 0;
  */
 #define UNWIND_VMA_CACHE	4
 #define UNWIND_BUCKET_SHIFT	ML_UNWIND_BUCKET_SHIFT	/* 2 MiB buckets */
-#define UNWIND_BUCKETS_MAX	64	/* buckets filled for one mapping */
 
 /*
- * Mappings with tables by (process, 2 MiB bucket), shared by its threads,
- * filled by user space from /proc/PID/maps (lib/unwind/loader.c) and here
- * from each mapping found: used when bpf_find_vma() cannot take the mmap
- * lock (another thread is changing the address space; measured: a burst of
- * threads creating their malloc arenas).  A return address on a live stack
+ * Mappings with tables by (process, 2 MiB bucket; a bucket has slots for
+ * the several mappings it can overlap), shared by its threads, filled by
+ * user space from /proc/PID/maps (lib/unwind/loader.c): used when
+ * bpf_find_vma() cannot take the mmap lock (another thread is changing the
+ * address space; measured: a burst of threads creating their malloc
+ * arenas).  A return address on a live stack
  * is in a mapping still there, so an entry that covers it is good even if
  * the layout changed elsewhere since.
  */
