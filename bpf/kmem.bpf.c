@@ -55,6 +55,7 @@ struct {
 } cache_names SEC(".maps");
 
 extern const void vmemmap_base __ksym __weak;
+__u64 vmemmap_start = 0;
 
 static __always_inline bool wanted(void)
 {
@@ -112,13 +113,16 @@ static __always_inline void kfree_key(__u32 kind, __u64 key)
 /* PFN of the struct page passed as the tracepoint's first argument. */
 static __always_inline __u64 page_pfn(void *ctx)
 {
-	__u64 base = 0xffffea0000000000ULL;	/* x86-64 VMEMMAP_START */
-	__u64 page = 0;
+	__u64 base = vmemmap_start, page = 0;
 
 	/* Read as a number: the verifier forbids arithmetic on the pointer. */
 	bpf_probe_read_kernel(&page, sizeof(page), ctx);
-	if (&vmemmap_base)
-		bpf_probe_read_kernel(&base, sizeof(base), &vmemmap_base);
+	if (!base) {
+		base = 0xffffea0000000000ULL;	/* x86-64 VMEMMAP_START */
+		if (&vmemmap_base)
+			bpf_probe_read_kernel(&base, sizeof(base), &vmemmap_base);
+		vmemmap_start = base;	/* fixed at boot: read it once */
+	}
 	return (page - base) / bpf_core_type_size(struct page);
 }
 
@@ -146,17 +150,18 @@ int BPF_PROG(kmem_cache_alloc, unsigned long call_site, const void *ptr,
 	     struct kmem_cache *s, gfp_t gfp_flags, int node)
 {
 	__u64 key = (__u64)s;
-	struct cache_name cn = {};
 
 	if (!ptr)
 		return 0;
 	if (!bpf_map_lookup_elem(&cache_names, &key)) {
-		bpf_probe_read_kernel_str(cn.name, sizeof(cn.name), BPF_CORE_READ(s, name));
+		struct cache_name cn = {};
+
+		bpf_probe_read_kernel_str(cn.name, sizeof(cn.name), s->name);
 		bpf_map_update_elem(&cache_names, &key, &cn, BPF_NOEXIST);
 	}
-	kalloc(ctx, ML_KIND_CACHE, (__u64)ptr, call_site,
-	       BPF_CORE_READ(s, object_size), BPF_CORE_READ(s, size),
-	       gfp_flags, key, 0);
+	/* BTF-typed loads: no helper call per field. */
+	kalloc(ctx, ML_KIND_CACHE, (__u64)ptr, call_site, s->object_size,
+	       s->size, gfp_flags, key, 0);
 	return 0;
 }
 
