@@ -58,6 +58,8 @@ static long stack_cb(__u32 i, void *data)
 		count(ML_CNT_STACK_LOST);
 		return 0;
 	}
+	if (st->stack.ips[ML_MAX_STACK_DEPTH - 1] == ML_FRAME_TRUNCATED)
+		count(ML_CNT_STACK_TRUNCATED);
 	id = __sync_fetch_and_add(&unwind_next_id, 1);
 	if (id >= unwind_max_stacks ||
 	    bpf_map_update_elem(&unwind_stacks, &id, &st->stack, BPF_ANY)) {
@@ -82,22 +84,31 @@ static __always_inline __s32 stack_id_of(__u64 hash)
 	return *id;
 }
 
+/*
+ * Allocations and frees of one address alternate.  So an allocation older
+ * than a free of its address seen already was freed (by that free or one
+ * before it), and a free older than the block held is of an older block.
+ */
+
 /* A free of @addr at @seq; @report: a -t event of its own. */
 static __always_inline void pl_free(__u32 func, __u64 addr, __u64 seq, bool report)
 {
 	struct ml_alloc_info *cur = bpf_map_lookup_elem(&allocs, &addr);
 	__u64 *old;
 
-	if (cur) {
-		if (cur->seq > seq)
-			return;		/* a later block at the same address */
+	if (cur && cur->seq > seq)
+		return;		/* a later block at the same address */
+	if (cur)
 		track_free(func, addr, NULL, report);
-		return;
-	}
-	/* Not held: its allocation may still be on its way. */
+	/*
+	 * Remember it: an allocation older than it may still be on its way
+	 * in another thread's batch (whether or not we held a block here).
+	 */
 	old = bpf_map_lookup_elem(&freed, &addr);
-	if (!old || *old < seq)
+	if (!old)
 		bpf_map_update_elem(&freed, &addr, &seq, BPF_ANY);
+	else if (*old < seq)
+		*old = seq;
 }
 
 static __always_inline void pl_alloc(struct batch_ctx *c, struct ml_pl_event *e)
@@ -112,11 +123,10 @@ static __always_inline void pl_alloc(struct batch_ctx *c, struct ml_pl_event *e)
 		return;		/* freed and reused since: this one is gone */
 	gone = bpf_map_lookup_elem(&freed, &addr);
 	if (gone) {
-		bool older = *gone > e->seq;
-
+		if (*gone > e->seq)
+			return;	/* a later free of the address came first */
+		/* older than this block: the map entry will judge from now */
 		bpf_map_delete_elem(&freed, &addr);
-		if (older)
-			return;	/* its free came first */
 	}
 	/* An older block still held: its free is on its way, not missed. */
 	if (cur)

@@ -95,6 +95,17 @@ EXPORT struct ml_pl_control ml_preload_control = {
 #define FLUSH_POLL_NS	10000000L	/* flush requests: every 10 ms */
 #define FLUSH_EVERY	20		/* and everything every 200 ms */
 
+#define WALK_CACHE	64	/* per thread */
+#define WALK_DEPTH	48	/* frames a cached stack can have */
+
+struct walk_entry {
+	uintptr_t ra0, sp0;	/* the call site, where its return address is */
+	uint64_t hash;
+	uint32_t depth;
+	uint64_t ips[WALK_DEPTH];
+	uintptr_t slots[WALK_DEPTH];	/* where ips[i] is on the stack */
+};
+
 struct ml_thread {
 	int lock;			/* owner vs the flusher */
 	bool live;			/* a thread owns it */
@@ -109,6 +120,7 @@ struct ml_thread {
 		uint32_t gen, idx;
 	} pend[PEND_SLOTS];
 	uint64_t sent[SENT_SLOTS];
+	struct walk_entry walk[WALK_CACHE];
 	struct ml_pl_batch batch;
 	struct ml_pl_event events[ML_PL_EVENTS];
 	struct ml_pl_stack stacks[ML_PL_STACKS];
@@ -124,16 +136,10 @@ static struct ml_thread *threads;
 static pthread_key_t exit_key;
 static bool have_key;
 static bool finished;		/* past our destructor: flush at once */
+static unsigned int flush_every = FLUSH_EVERY;	/* polls; 0: only when asked */
 static uint64_t seq_counter;
 static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *,
 				  void *(*)(void *), void *);
-
-/* Modules whose code has no frame pointers: a DWARF unwind for a leaf there. */
-#define MAX_NOFP	8
-static struct {
-	uintptr_t lo, hi;
-} nofp[MAX_NOFP];
-static int nr_nofp;
 
 /* Sampled blocks still allocated: only their frees are sent. */
 #define SAMPLED_STRIPES	64
@@ -185,39 +191,6 @@ static inline uint64_t next_seq(void)
 
 /* ------------------------------------------------------------ init */
 
-static int find_nofp(struct dl_phdr_info *info, size_t size, void *data)
-{
-	static const char *const names[] = {
-		"/libc.so", "/libstdc++.so", "/libgcc_s.so", "/libm.so", "/ld-linux",
-	};
-	const char *name = info->dlpi_name;
-	bool match = false;
-
-	for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++)
-		if (strstr(name, names[i]))
-			match = true;
-	if (!match)
-		return 0;
-	for (int i = 0; i < info->dlpi_phnum && nr_nofp < MAX_NOFP; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-			continue;
-		nofp[nr_nofp].lo = info->dlpi_addr + ph->p_vaddr;
-		nofp[nr_nofp].hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-		nr_nofp++;
-	}
-	return 0;
-}
-
-static bool in_nofp(uintptr_t ip)
-{
-	for (int i = 0; i < nr_nofp; i++)
-		if (ip >= nofp[i].lo && ip < nofp[i].hi)
-			return true;
-	return false;
-}
-
 static uint64_t env_u64(const char *name, uint64_t def)
 {
 	const char *v = getenv(name);
@@ -266,7 +239,10 @@ static void ml_init(void)
 	if (!ctl.sample_bytes)
 		ctl.sample_bytes = env_u64("MEMLEAK_PRELOAD_SAMPLE_BYTES", 0);
 	ctl.flags |= env_u64("MEMLEAK_PRELOAD_FLAGS", 0);
-	dl_iterate_phdr(find_nofp, NULL);
+	/* tests: MEMLEAK_PRELOAD_PERIOD_MS=0 flushes only when memleak asks */
+	flush_every = env_u64("MEMLEAK_PRELOAD_PERIOD_MS",
+			      FLUSH_EVERY * FLUSH_POLL_NS / 1000000) /
+		      (FLUSH_POLL_NS / 1000000);
 	real_pthread_create = dlsym(RTLD_NEXT, "pthread_create");
 	have_key = pthread_key_create(&exit_key, thread_exit) == 0;
 	pthread_atfork(NULL, NULL, atfork_child);
@@ -323,6 +299,7 @@ static struct ml_thread *thread_state(void)
 	t->sample_left = 0;
 	t->sent_gen = ctl.generation;
 	memset(t->sent, 0, sizeof(t->sent));
+	memset(t->walk, 0, sizeof(t->walk));
 	t->gen++;
 	/* Bounds of this thread's stack, for the frame-pointer walk. */
 	t->stack_lo = t->stack_hi = 0;
@@ -376,7 +353,7 @@ static void *flusher(void *arg)
 
 		nanosleep(&ts, NULL);
 		if (req != __atomic_load_n(&ctl.flush_done, __ATOMIC_RELAXED) ||
-		    ++n % FLUSH_EVERY == 0) {
+		    (flush_every && ++n % flush_every == 0)) {
 			flush_all();
 			__atomic_store_n(&ctl.flush_done, req, __ATOMIC_RELEASE);
 		}
@@ -424,21 +401,31 @@ static void atfork_child(void)
 
 /* ------------------------------------------------------------ stacks */
 
+/*
+ * Stacks are unwound with libgcc's DWARF unwinder (every frame, with or
+ * without frame pointers, as the uprobe source's BPF unwinder does), and
+ * remembered per call site and stack depth: next time the stack is the
+ * same if every return address still sits where the unwinder found it, a
+ * check as cheap as a frame-pointer walk.
+ */
 struct uw {
-	uintptr_t ra0;
+	uintptr_t ra0, prev_cfa;
 	uint64_t *ips;
+	uintptr_t *slots;
 	int depth, started;
 };
 
 static _Unwind_Reason_Code uw_frame(struct _Unwind_Context *ctx, void *arg)
 {
 	struct uw *u = arg;
-	uintptr_t ip = _Unwind_GetIP(ctx);
+	uintptr_t ip = _Unwind_GetIP(ctx), cfa = _Unwind_GetCFA(ctx);
 
 	if (!u->started) {
 		/* our own frames first: start at the caller's */
-		if (ip != u->ra0)
+		if (ip != u->ra0) {
+			u->prev_cfa = cfa;
 			return _URC_NO_REASON;
+		}
 		u->started = 1;
 	}
 	if (!ip)
@@ -447,35 +434,24 @@ static _Unwind_Reason_Code uw_frame(struct _Unwind_Context *ctx, void *arg)
 		u->ips[u->depth++] = ML_FRAME_TRUNCATED;
 		return _URC_END_OF_STACK;
 	}
+	/* a return address is found at its callee's CFA - 8 */
+	if (u->depth < WALK_DEPTH)
+		u->slots[u->depth] = u->prev_cfa - 8;
 	u->ips[u->depth++] = ip;
+	u->prev_cfa = cfa;
 	return _URC_NO_REASON;
 }
 
-/*
- * The caller's stack, leaf first, into @ips (ML_MAX_STACK_DEPTH).  @fp is
- * the frame of the exported function the program called, @ra0 its return
- * address.  Frame pointers where the code has them; a caller in a library
- * known to have none (strdup in libc, operator new in libstdc++) would hide
- * its own caller from a frame-pointer walk: there libgcc's DWARF unwinder
- * walks it, more slowly.
- */
-static NOINLINE int walk_stack(uintptr_t *fp, uintptr_t ra0, uint64_t *ips,
-			       struct ml_thread *t)
+/* The frame-pointer walk, when the unwinder finds nothing. */
+static int fp_walk(uintptr_t *fp, uintptr_t ra0, uint64_t *ips,
+		   struct ml_thread *t)
 {
 	uintptr_t lo = (uintptr_t)__builtin_frame_address(0), hi = t->stack_hi;
 	int depth = 0;
 
-	if (in_nofp(ra0)) {
-		struct uw u = { .ra0 = ra0, .ips = ips };
-
-		_Unwind_Backtrace(uw_frame, &u);
-		if (u.depth)
-			return u.depth;
-	}
 	ips[depth++] = ra0;
 	if (!hi)
 		hi = lo + (8 << 20);
-	/* fp: our frame; *fp the caller's rbp, which may be no frame at all */
 	fp = (uintptr_t *)fp[0];
 	while (depth < ML_MAX_STACK_DEPTH - 1) {
 		uintptr_t ra;
@@ -487,28 +463,66 @@ static NOINLINE int walk_stack(uintptr_t *fp, uintptr_t ra0, uint64_t *ips,
 		if (ra < 4096)
 			break;
 		ips[depth++] = ra;
-		if (in_nofp(ra))
-			break;	/* its rbp is not a frame pointer: stop here */
 		lo = (uintptr_t)fp;
 		fp = (uintptr_t *)fp[0];
 	}
 	return depth;
 }
 
+/*
+ * The caller's stack, leaf first, into @ips (ML_MAX_STACK_DEPTH), and its
+ * hash.  @fp is the frame of the exported function the program called
+ * (its return address, @ra0, at fp + 8).
+ */
+static NOINLINE int walk_stack(uintptr_t *fp, uintptr_t ra0, uint64_t *ips,
+			       uint64_t *hash, struct ml_thread *t)
+{
+	uintptr_t sp0 = (uintptr_t)(fp + 1);
+	struct walk_entry *w = &t->walk[((ra0 >> 2) ^ (sp0 >> 3)) % WALK_CACHE];
+	uintptr_t slots[WALK_DEPTH];
+	struct uw u = { .ra0 = ra0, .ips = ips, .slots = slots };
+	uint64_t h = ML_PL_HASH_SEED;
+	bool same = w->ra0 == ra0 && w->sp0 == sp0 && w->depth;
+
+	for (uint32_t i = 1; same && i < w->depth; i++)
+		if (w->slots[i] <= sp0 || (t->stack_hi && w->slots[i] >= t->stack_hi) ||
+		    *(uint64_t *)w->slots[i] != w->ips[i])
+			same = false;
+	if (same) {
+		memcpy(ips, w->ips, w->depth * sizeof(ips[0]));
+		*hash = w->hash;
+		return w->depth;
+	}
+	_Unwind_Backtrace(uw_frame, &u);
+	if (!u.depth)
+		u.depth = fp_walk(fp, ra0, ips, t);
+	for (int i = 0; i < u.depth; i++)
+		h = ml_pl_hash_mix(h, ips[i]);
+	*hash = h = ml_pl_hash_end(h, u.depth);
+	if (u.started && u.depth <= WALK_DEPTH) {
+		w->ra0 = ra0;
+		w->sp0 = sp0;
+		w->hash = h;
+		w->depth = u.depth;
+		memcpy(w->ips, ips, u.depth * sizeof(ips[0]));
+		memcpy(w->slots, slots, u.depth * sizeof(slots[0]));
+	} else {
+		w->depth = 0;
+	}
+	return u.depth;
+}
+
 /* The hash of this call's stack; its frames go in the batch if new here. */
 static uint64_t take_stack(struct ml_thread *t, uintptr_t *fp, uintptr_t ra0)
 {
 	struct ml_pl_stack *s;
-	uint64_t ips[ML_MAX_STACK_DEPTH], h = ML_PL_HASH_SEED;
+	uint64_t ips[ML_MAX_STACK_DEPTH], h;
 	uint32_t slot;
 	int depth;
 
 	if (ctl.flags & ML_PL_NO_STACKS)
 		return 0;
-	depth = walk_stack(fp, ra0, ips, t);
-	for (int i = 0; i < depth; i++)
-		h = ml_pl_hash_mix(h, ips[i]);
-	h = ml_pl_hash_end(h, depth);
+	depth = walk_stack(fp, ra0, ips, &h, t);
 
 	if (unlikely(t->sent_gen != ctl.generation)) {
 		memset(t->sent, 0, sizeof(t->sent));

@@ -242,8 +242,8 @@ static void preload_sync(struct ml_source *src)
 
 	if (!p || !p->pid)
 		return;
-	if (!p->ctl_addr)
-		p->ctl_addr = find_control(p);
+	/* found again each time: the command may have exec()ed since */
+	p->ctl_addr = find_control(p);
 	if (!p->ctl_addr || ctl_read(p, &c) || c.magic != ML_PL_MAGIC)
 		return;
 	req = c.flush_req + 1;
