@@ -434,9 +434,12 @@ static _Unwind_Reason_Code uw_frame(struct _Unwind_Context *ctx, void *arg)
 		u->ips[u->depth++] = ML_FRAME_TRUNCATED;
 		return _URC_END_OF_STACK;
 	}
-	/* a return address is found at its callee's CFA - 8 */
+	/*
+	 * Where this return address is on the stack: at the CFA libgcc gives
+	 * with it, minus 8 (the CFA of the frame that returns to it).
+	 */
 	if (u->depth < WALK_DEPTH)
-		u->slots[u->depth] = u->prev_cfa - 8;
+		u->slots[u->depth] = cfa - 8;
 	u->ips[u->depth++] = ip;
 	u->prev_cfa = cfa;
 	return _URC_NO_REASON;
