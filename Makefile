@@ -48,7 +48,19 @@ CMD_OBJS   := $(patsubst %.c,$(OUT)/%.o,$(CMD_SRCS))
 UNIT_SRCS  := $(wildcard tests/unit/test-*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
-all: memleak $(PLUGIN)
+PRELOAD    := $(OUT)/libmemleak-preload.so
+PRELOADDIR := $(PREFIX)/lib/memleak
+
+all: memleak $(PLUGIN) $(PRELOAD)
+
+# The preload library memleak -c puts in LD_PRELOAD: frame pointers for its
+# own stack walk, initial-exec TLS (no allocation on first use).
+$(PRELOAD): preload/memleak-preload.c preload/memleak-preload.h bpf/memleak.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -fPIC -shared -fno-omit-frame-pointer -fvisibility=hidden \
+		-ftls-model=initial-exec -fno-optimize-sibling-calls -Wall -Wextra \
+		-Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -I. -Ibpf $< \
+		-o $@ -ldl -lpthread -lgcc_s -lm
 
 # record/report/plugin
 $(PLUGIN): plugin/plugin_memleak.c
@@ -90,8 +102,9 @@ demo: deps
 	$(MAKE) all
 	bash scripts/demo.sh
 
-install: memleak $(PLUGIN)
-	install -d $(DESTDIR)$(BINDIR)
+install: memleak $(PLUGIN) $(PRELOAD)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PRELOADDIR)
+	install -m 644 $(PRELOAD) $(DESTDIR)$(PRELOADDIR)/libmemleak-preload.so
 	install -m 755 memleak $(DESTDIR)$(BINDIR)/memleak
 	ln -sf memleak $(DESTDIR)$(BINDIR)/perf-memleak
 	install -d $(DESTDIR)$(MANDIR)/man1

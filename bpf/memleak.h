@@ -88,7 +88,14 @@ struct ml_alloc_info {
 	__u32 gfp;		/* GFP flags */
 	__u16 kind;		/* enum ml_kind */
 	__u16 order;		/* page order */
+	/* the preload source (bpf/preload.bpf.c) */
+	__u64 seq;		/* the library's order of the allocation, 0: none */
+	__u32 weight;		/* sampled: allocations it stands for, in ML_WEIGHT_ONE */
+	__u32 pad;
 };
+
+/* Weights are fixed point: ML_WEIGHT_ONE is one allocation (0 reads as one). */
+#define ML_WEIGHT_ONE		256
 
 /* Per-stack totals, kept with atomic adds (--combined-only). */
 struct ml_combined {
@@ -197,6 +204,78 @@ struct ml_unwind_vma {
 
 struct ml_unwind_bucket {
 	struct ml_unwind_vma slot[ML_UNWIND_BUCKET_SLOTS];
+};
+
+/*
+ * The preload library (preload/memleak-preload.c) and its BPF consumer
+ * (bpf/preload.bpf.c).  Each thread of the target appends its allocator
+ * events to a batch and hands full batches to ml_preload_flush(batch),
+ * a function whose first instruction is a 5-byte NOP for a uprobe: one
+ * probe hit per batch.  A stack travels once per thread as its frames,
+ * after that as its hash.
+ */
+#define ML_PL_MAGIC		0x4c504c4dU	/* "MLPL" */
+#define ML_PL_VERSION		1
+#define ML_PL_EVENTS		256	/* events a batch holds */
+#define ML_PL_STACKS		16	/* new stacks a batch holds */
+#define ML_PL_FLUSH_SYM		"ml_preload_flush"
+#define ML_PL_CONTROL_SYM	"ml_preload_control"
+#define ML_PL_LIB		"libmemleak-preload.so"
+
+enum ml_pl_kind {
+	ML_PL_NONE,		/* cancelled: freed before its batch left */
+	ML_PL_ALLOC,		/* addr, size (old_addr: realloc's, for -t only) */
+	ML_PL_FREE,		/* addr */
+	ML_PL_REALLOC,		/* old_addr freed at free_seq, addr allocated */
+};
+
+struct ml_pl_event {
+	__u64 seq;		/* global order: after the allocator returned */
+	__u64 free_seq;		/* realloc: of freeing old_addr, before the call */
+	__u64 addr;
+	__u64 size;
+	__u64 old_addr;
+	__u64 stack;		/* the stack's hash; 0: no stack */
+	__u32 weight;		/* in ML_WEIGHT_ONE */
+	__u16 func;		/* enum ml_func */
+	__u16 kind;		/* enum ml_pl_kind */
+};
+
+/* A stack not sent by this thread before: its hash and frames, leaf first. */
+struct ml_pl_stack {
+	__u64 hash;
+	__u64 ips[ML_MAX_STACK_DEPTH];	/* ended by 0 when shorter */
+};
+
+/* What ml_preload_flush() gets; the arrays are found by their offsets. */
+struct ml_pl_batch {
+	__u32 magic;
+	__u32 version;
+	__u32 nr_events;
+	__u32 nr_stacks;
+	__u32 events_off;	/* from the start of the batch */
+	__u32 stacks_off;
+	__u64 first_ns;		/* CLOCK_MONOTONIC(_COARSE) of its first event */
+};
+
+/* ml_pl_control.flags */
+#define ML_PL_NO_CANCEL		1	/* -t: every event reaches BPF */
+#define ML_PL_NO_STACKS		2	/* --call-graph none */
+#define ML_PL_OFF		4	/* record nothing */
+
+/*
+ * The library's control block (symbol ml_preload_control), which memleak
+ * reads and writes with process_vm_readv/writev.
+ */
+struct ml_pl_control {
+	__u32 magic;		/* ML_PL_MAGIC */
+	__u32 version;		/* ML_PL_VERSION */
+	__u64 flush_req;	/* memleak: raise it to ask for a flush of every thread */
+	__u64 flush_done;	/* library: the last request served */
+	__u64 sample_bytes;	/* mean bytes between samples, 0: every allocation */
+	__u32 flags;		/* ML_PL_* */
+	__u32 generation;	/* raised by a new session: stacks are sent again */
+	__u64 flushes;		/* batches handed over (statistics) */
 };
 
 #endif /* MEMLEAK_BPF_H */

@@ -150,11 +150,60 @@ static __always_inline void emit(__u32 kind, __u32 func, __u64 addr,
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* What a block counts for in the per-stack totals: a sample, its weight. */
+static __always_inline __s64 scaled_size(const struct ml_alloc_info *info)
+{
+	if (info->weight <= ML_WEIGHT_ONE)
+		return info->size;
+	return (info->size * info->weight + ML_WEIGHT_ONE / 2) / ML_WEIGHT_ONE;
+}
+
+static __always_inline __s64 scaled_count(const struct ml_alloc_info *info)
+{
+	if (info->weight <= ML_WEIGHT_ONE)
+		return 1;
+	return (info->weight + ML_WEIGHT_ONE / 2) / ML_WEIGHT_ONE;
+}
+
 /* Put a block back, e.g. after a failed realloc removed it at entry. */
 static __always_inline void track_restore(__u64 addr, struct ml_alloc_info *info)
 {
 	if (bpf_map_update_elem(&allocs, &addr, info, BPF_NOEXIST) == 0)
-		combined_add(info->stack_id, info->size, 1);
+		combined_add(info->stack_id, scaled_size(info), scaled_count(info));
+}
+
+/*
+ * Store a block at @addr whose stack is known (info->stack_id); the time
+ * is stamped unless the source did (info->timestamp_ns), and the pid.
+ */
+static __always_inline void track_alloc_store(__u32 func, __u64 addr,
+					      struct ml_alloc_info *info,
+					      __u64 old_addr, __u64 arg)
+{
+	struct ml_alloc_info *prev;
+	long err;
+
+	if (!info->timestamp_ns)
+		info->timestamp_ns = bpf_ktime_get_ns();
+	info->pid = bpf_get_current_pid_tgid() >> 32;
+
+	/* A new address is the common case: one map operation. */
+	err = bpf_map_update_elem(&allocs, &addr, info, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		/* The address came back while we still held it: a free was missed. */
+		count(ML_CNT_MISSED_FREE);
+		prev = bpf_map_lookup_elem(&allocs, &addr);
+		if (prev)
+			combined_add(prev->stack_id, -scaled_size(prev),
+				     -scaled_count(prev));
+		err = bpf_map_update_elem(&allocs, &addr, info, BPF_ANY);
+	}
+	if (err) {
+		count(ML_CNT_ALLOCS_FULL);
+		return;
+	}
+	combined_add(info->stack_id, scaled_size(info), scaled_count(info));
+	emit(ML_EV_ALLOC, func, addr, info->size, old_addr, arg, info->stack_id);
 }
 
 /*
@@ -167,30 +216,10 @@ static __always_inline void track_alloc_info(void *ctx, __u32 func, __u64 addr,
 					     struct ml_alloc_info *info,
 					     __u64 old_addr, __u64 arg)
 {
-	struct ml_alloc_info *prev;
-	long err;
-
-	info->timestamp_ns = bpf_ktime_get_ns();
+	info->timestamp_ns = 0;
 	if (info->stack_id == ML_STACK_AUTO)
 		info->stack_id = capture_stack(ctx);
-	info->pid = bpf_get_current_pid_tgid() >> 32;
-
-	/* A new address is the common case: one map operation. */
-	err = bpf_map_update_elem(&allocs, &addr, info, BPF_NOEXIST);
-	if (err == -EEXIST) {
-		/* The address came back while we still held it: a free was missed. */
-		count(ML_CNT_MISSED_FREE);
-		prev = bpf_map_lookup_elem(&allocs, &addr);
-		if (prev)
-			combined_add(prev->stack_id, -(__s64)prev->size, -1);
-		err = bpf_map_update_elem(&allocs, &addr, info, BPF_ANY);
-	}
-	if (err) {
-		count(ML_CNT_ALLOCS_FULL);
-		return;
-	}
-	combined_add(info->stack_id, info->size, 1);
-	emit(ML_EV_ALLOC, func, addr, info->size, old_addr, arg, info->stack_id);
+	track_alloc_store(func, addr, info, old_addr, arg);
 }
 
 static __always_inline void track_alloc(void *ctx, __u32 func, __u64 addr,
@@ -218,7 +247,7 @@ static __always_inline bool track_free(__u32 func, __u64 addr,
 	tmp = *info;
 	if (bpf_map_delete_elem(&allocs, &addr))
 		return false;	/* another CPU freed it first */
-	combined_add(tmp.stack_id, -(__s64)tmp.size, -1);
+	combined_add(tmp.stack_id, -scaled_size(&tmp), -scaled_count(&tmp));
 	if (saved)
 		*saved = tmp;
 	if (report)

@@ -242,8 +242,8 @@ static size_t totals_of(struct ml_block *b, size_t n, struct ml_rec_total **out)
 			continue;
 		if (!nt || t[nt - 1].stack_id != b[i].stack_id)
 			t[nt++].stack_id = b[i].stack_id;
-		t[nt - 1].bytes += b[i].size;
-		t[nt - 1].count++;
+		t[nt - 1].bytes += ml_block_bytes(&b[i]);
+		t[nt - 1].count += ml_block_count(&b[i]);
 	}
 	*out = t;
 	return nt;
@@ -284,6 +284,8 @@ static void record_part(struct ml_session *s, struct record *rc, bool last)
 	long n = 0;
 	uint64_t now;
 
+	if (s->src.ops->sync)
+		s->src.ops->sync(&s->src);
 	if (s->src.ops->drain)
 		s->src.ops->drain(&s->src);
 	now = ml_now_ns();

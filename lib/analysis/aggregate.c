@@ -150,12 +150,14 @@ void ml_aggregate_blocks_by(struct ml_block *blocks, size_t n, uint64_t now_ns,
 			g->blocks = &sorted[i];
 		}
 		g = &out->groups[out->ngroups - 1];
-		g->bytes += sorted[i].size;
-		g->bytes_req += sorted[i].bytes_req ? sorted[i].bytes_req : sorted[i].size;
-		g->count++;
+		/* a sample counts for what it stands for (--sample-bytes) */
+		g->bytes += ml_block_bytes(&sorted[i]);
+		g->bytes_req += sorted[i].bytes_req ? sorted[i].bytes_req :
+				ml_block_bytes(&sorted[i]);
+		g->count += ml_block_count(&sorted[i]);
 		g->nblocks++;
-		out->bytes += sorted[i].size;
-		out->count++;
+		out->bytes += ml_block_bytes(&sorted[i]);
+		out->count += ml_block_count(&sorted[i]);
 	}
 	free(k);
 	sort_groups(out, sort);

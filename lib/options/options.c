@@ -26,6 +26,8 @@ enum {
 	OPT_GROW_STACKS,
 	OPT_OUTPUT,
 	OPT_DURATION,
+	OPT_NO_PRELOAD,
+	OPT_SAMPLE_BYTES,
 };
 
 static const struct option long_opts[] = {
@@ -55,6 +57,8 @@ static const struct option long_opts[] = {
 	{ "vmlinux", required_argument, NULL, OPT_VMLINUX },
 	{ "call-graph", required_argument, NULL, OPT_CALL_GRAPH },
 	{ "grow-stacks", no_argument, NULL, OPT_GROW_STACKS },
+	{ "no-preload", no_argument, NULL, OPT_NO_PRELOAD },
+	{ "sample-bytes", optional_argument, NULL, OPT_SAMPLE_BYTES },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -293,6 +297,22 @@ int ml_parse_options_flags(int argc, char **argv, struct ml_opts *o,
 		case OPT_GROW_STACKS:
 			o->grow_stacks = true;
 			break;
+		case OPT_NO_PRELOAD:
+			o->no_preload = true;
+			break;
+		case OPT_SAMPLE_BYTES:
+			/* "--sample-bytes N" too: N is a size, 1k, 2M... */
+			if (!optarg && optind < argc &&
+			    ml_parse_u64(argv[optind], 1, UINT32_MAX, true, &v)) {
+				optarg = argv[optind++];
+			}
+			if (!optarg) {
+				o->sample_bytes = ML_SAMPLE_BYTES_DEFAULT;
+				break;
+			}
+			if (!num_arg(c, 1, UINT32_MAX, true, &o->sample_bytes, &ret))
+				return ret;
+			break;
 		case OPT_OUTPUT:
 			o->output = optarg;
 			break;
@@ -350,6 +370,11 @@ int ml_parse_options_flags(int argc, char **argv, struct ml_opts *o,
 				   "", "");
 	if (!o->pid && !o->command)
 		o->kernel = true;
+	if (o->sample_bytes && (o->kernel || o->pid || o->no_preload || o->obj))
+		return usage_error("--sample-bytes samples in the preload library: "
+				   "only with -c (and without %s)%s",
+				   o->no_preload ? "--no-preload" : o->obj ? "-O" :
+				   "-p or --kernel", "");
 	if (!o->kernel) {
 		const char *k = o->cgroup ? "--cgroup" : o->percpu ? "-P/--percpu" :
 				o->backend == ML_BACKEND_FTRACE ? "--backend ftrace" :

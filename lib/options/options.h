@@ -39,6 +39,8 @@ struct ml_opts {
 	int group;		/* enum ml_group_key: what a report line stands for */
 	int call_graph;		/* enum ml_call_graph */
 	bool grow_stacks;	/* --grow-stacks: stacks only for growing call sites */
+	bool no_preload;	/* --no-preload: -c traces with libc uprobes */
+	uint64_t sample_bytes;	/* --sample-bytes [N]: a sample per N bytes, 0: all */
 
 	/* memleak record (ML_OPT_RECORD) */
 	const char *output;	/* -o/--output FILE: the data file */
@@ -48,6 +50,9 @@ struct ml_opts {
 
 /* ml_parse_options_flags(): -o is the output FILE, "-- CMD ARGS" is -c. */
 #define ML_OPT_RECORD	1
+
+/* --sample-bytes without a value: tcmalloc's default mean. */
+#define ML_SAMPLE_BYTES_DEFAULT	(512 * 1024)
 
 enum ml_backend {
 	ML_BACKEND_BPF,		/* BPF programs track in the kernel */

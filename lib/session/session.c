@@ -50,6 +50,65 @@ static void refresh_maps(void *arg)
 	ml_maps_refresh(s->maps);
 }
 
+/*
+ * -c: trace through the preload library (lib/source/preload.c) unless
+ * told not to or the program cannot load it; then libc uprobes, with a note.
+ */
+static char *choose_preload(struct ml_session *s, const char *prog)
+{
+	const char *why;
+	char *lib;
+
+	if (s->o->no_preload || s->o->kernel || s->o->obj)
+		return NULL;
+	why = ml_preload_unusable(prog);
+	if (why) {
+		ml_note("%s: %s; tracing it with libc uprobes instead of the preload library",
+			prog, why);
+		return NULL;
+	}
+	lib = ml_preload_find_lib();
+	if (!lib)
+		ml_note("no %s next to memleak (build it, or set MEMLEAK_PRELOAD_LIB): "
+			"tracing with libc uprobes", ML_PL_LIB);
+	return lib;
+}
+
+/* The environment the command starts with: LD_PRELOAD and the library's settings. */
+static void preload_env(struct ml_session *s, char **saved)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *v;
+	unsigned int flags = 0;
+
+	*saved = old ? xstrdup(old) : NULL;
+	v = old && *old ? xasprintf("%s:%s", old, s->preload_lib) :
+			  xstrdup(s->preload_lib);
+	setenv("LD_PRELOAD", v, 1);
+	free(v);
+	if (s->o->trace)
+		flags |= ML_PL_NO_CANCEL;
+	if (s->o->call_graph == ML_CG_NONE)
+		flags |= ML_PL_NO_STACKS;
+	v = xasprintf("%u", flags);
+	setenv("MEMLEAK_PRELOAD_FLAGS", v, 1);
+	free(v);
+	v = xasprintf("%llu", (unsigned long long)s->o->sample_bytes);
+	setenv("MEMLEAK_PRELOAD_SAMPLE_BYTES", v, 1);
+	free(v);
+}
+
+static void restore_env(char *saved)
+{
+	if (saved)
+		setenv("LD_PRELOAD", saved, 1);
+	else
+		unsetenv("LD_PRELOAD");
+	unsetenv("MEMLEAK_PRELOAD_FLAGS");
+	unsetenv("MEMLEAK_PRELOAD_SAMPLE_BYTES");
+	free(saved);
+}
+
 static int setup_target(struct ml_session *s)
 {
 	char **argv;
@@ -83,7 +142,23 @@ static int setup_target(struct ml_session *s)
 		ml_argv_free(argv);
 		return 2;
 	}
-	err = ml_target_spawn(&s->target, prog, argv);
+	s->preload_lib = choose_preload(s, prog);
+	if (s->o->sample_bytes && !s->preload_lib) {
+		ml_err("--sample-bytes needs the preload library");
+		free(prog);
+		ml_argv_free(argv);
+		return 2;
+	}
+	if (s->preload_lib) {
+		char *saved;
+
+		/* the child copies our environment at fork */
+		preload_env(s, &saved);
+		err = ml_target_spawn(&s->target, prog, argv);
+		restore_env(saved);
+	} else {
+		err = ml_target_spawn(&s->target, prog, argv);
+	}
 	free(prog);
 	ml_argv_free(argv);
 	if (err) {
@@ -113,6 +188,8 @@ static int open_source(struct ml_session *s)
 		.cgroup = s->cgroup,
 		.percpu = s->o->percpu,
 		.grow_stacks = s->o->grow_stacks,
+		.preload_lib = s->preload_lib,
+		.sample_bytes = s->o->sample_bytes,
 	};
 	char **argv = NULL;
 	int err;
@@ -124,7 +201,9 @@ static int open_source(struct ml_session *s)
 			cfg.exe = ml_find_program(argv[0], getenv("PATH"));
 		ml_argv_free(argv);
 	}
-	if (!s->o->kernel)
+	if (s->preload_lib)
+		s->src.ops = &ml_preload_source;
+	else if (!s->o->kernel)
 		s->src.ops = &ml_uprobe_source;
 	else if (s->o->backend == ML_BACKEND_FTRACE)
 		s->src.ops = &ml_ftrace_source;
@@ -353,6 +432,8 @@ void ml_session_close(struct ml_session *s)
 	s->ksyms = NULL;
 	free(s->cgroup);
 	s->cgroup = NULL;
+	free(s->preload_lib);
+	s->preload_lib = NULL;
 	if (s->sfd >= 0)
 		close(s->sfd);
 	s->sfd = -1;
@@ -365,6 +446,8 @@ int ml_session_read(struct ml_session *s, bool all_ages, struct ml_report *r)
 
 	if (!all_ages && s->pid)
 		ml_maps_refresh(s->maps);
+	if (s->src.ops->sync)
+		s->src.ops->sync(&s->src);
 	if (s->src.ops->drain)
 		s->src.ops->drain(&s->src);
 	if (s->o->combined_only) {

@@ -53,6 +53,7 @@ struct ml_session {
 	uint64_t start_ns;		/* CLOCK_MONOTONIC when tracing began */
 	char *cgroup;			/* --cgroup, resolved to its directory */
 	int sfd;			/* signalfd */
+	char *preload_lib;		/* -c: the preload library the command loads */
 };
 
 /*

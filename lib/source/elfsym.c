@@ -3,13 +3,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "source/elfsym.h"
 
 /* Translate a symbol's virtual address into a file offset via PT_LOAD. */
-static uint64_t vaddr_to_offset(Elf *elf, uint64_t vaddr)
+/* @data: a data object, in any loaded segment; else code, in an executable one. */
+static uint64_t vaddr_to_offset(Elf *elf, uint64_t vaddr, bool data)
 {
 	size_t nphdr;
 
@@ -19,7 +21,7 @@ static uint64_t vaddr_to_offset(Elf *elf, uint64_t vaddr)
 		GElf_Phdr ph;
 
 		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD ||
-		    !(ph.p_flags & PF_X))
+		    (!data && !(ph.p_flags & PF_X)))
 			continue;
 		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_memsz)
 			return vaddr - ph.p_vaddr + ph.p_offset;
@@ -48,7 +50,7 @@ static void scan_symtab(Elf *elf, Elf_Scn *scn, struct ml_elf_func *funcs, int n
 		    !sym.st_value)
 			continue;
 		type = GELF_ST_TYPE(sym.st_info);
-		if (type != STT_FUNC && type != STT_GNU_IFUNC)
+		if (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_OBJECT)
 			continue;
 		name = elf_strptr(elf, sh.sh_link, sym.st_name);
 		if (!name)
@@ -62,7 +64,8 @@ static void scan_symtab(Elf *elf, Elf_Scn *scn, struct ml_elf_func *funcs, int n
 				continue;
 			}
 			funcs[j].vaddr = sym.st_value;
-			funcs[j].offset = vaddr_to_offset(elf, sym.st_value);
+			funcs[j].offset = vaddr_to_offset(elf, sym.st_value,
+							  type == STT_OBJECT);
 		}
 	}
 }

@@ -13,7 +13,7 @@ struct ml_elf_func {
 };
 
 /*
- * Look up @n function symbols in @path (.symtab, then .dynsym).  Returns 0
+ * Look up @n function (or data object) symbols in @path (.symtab, then .dynsym).  Returns 0
  * (absent names keep offset 0) or -errno when the file is not a readable
  * ELF object; @why then says why.
  */

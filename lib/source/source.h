@@ -30,6 +30,9 @@ struct ml_source_config {
 	bool percpu;			/* also percpu allocations */
 	bool grow_stacks;		/* stacks only for growing call sites */
 	const char *exe;		/* -c: the program about to run (unwind tables) */
+	/* the preload source */
+	const char *preload_lib;	/* libmemleak-preload.so the target loads */
+	uint64_t sample_bytes;		/* --sample-bytes: mean bytes per sample */
 };
 
 struct ml_source;
@@ -50,6 +53,11 @@ struct ml_source_ops {
 	 * load unwind tables for new modules.  May be NULL.
 	 */
 	void (*refresh)(struct ml_source *src);
+	/*
+	 * Before every read of the tracker: have what the target holds back
+	 * (the preload library's batches) delivered.  May be NULL.
+	 */
+	void (*sync)(struct ml_source *src);
 	/* Sum of the BPF programs' recursion misses. */
 	uint64_t (*prog_misses)(struct ml_source *src);
 	/* Detach, unload, remove every probe.  Safe after a failed open. */
@@ -63,5 +71,19 @@ struct ml_source {
 };
 
 extern const struct ml_source_ops ml_uprobe_source;
+extern const struct ml_source_ops ml_preload_source;
+
+/*
+ * The preload library memleak's targets load (libmemleak-preload.so): in
+ * the build tree next to this executable, installed in ../lib/memleak/, or
+ * $MEMLEAK_PRELOAD_LIB.  A malloc()ed path, or NULL if there is none.
+ */
+char *ml_preload_find_lib(void);
+
+/*
+ * Why @prog cannot load a preload library (statically linked, setuid or
+ * setgid), or NULL if it can.
+ */
+const char *ml_preload_unusable(const char *prog);
 
 #endif /* MEMLEAK_SOURCE_H */

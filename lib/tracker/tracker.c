@@ -34,6 +34,7 @@ static void to_block(struct ml_block *b, uint64_t addr,
 	b->gfp = v->gfp;
 	b->kind = v->kind;
 	b->order = v->order;
+	b->weight = v->weight;
 }
 
 long ml_tracker_blocks(const struct ml_tracker *t, struct ml_block **out)

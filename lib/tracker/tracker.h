@@ -57,7 +57,23 @@ struct ml_block {
 	uint16_t kind;		/* enum ml_kind */
 	uint8_t order;
 	uint8_t backing;	/* enum ml_backing: pages that back other blocks */
+	uint32_t weight;	/* a sample standing for this many, in ML_WEIGHT_ONE; 0: one */
 };
+
+/* What block @b counts for in reports: sampled blocks by their weight. */
+static inline uint64_t ml_block_bytes(const struct ml_block *b)
+{
+	if (b->weight <= ML_WEIGHT_ONE)
+		return b->size;
+	return (b->size * (uint64_t)b->weight + ML_WEIGHT_ONE / 2) / ML_WEIGHT_ONE;
+}
+
+static inline uint64_t ml_block_count(const struct ml_block *b)
+{
+	if (b->weight <= ML_WEIGHT_ONE)
+		return 1;
+	return (b->weight + ML_WEIGHT_ONE / 2) / ML_WEIGHT_ONE;
+}
 
 /* Pages that hold memory counted elsewhere (as slab objects, vmalloc areas). */
 enum ml_backing {

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Event source: batches of allocator events from the preload library
+ * (preload/memleak-preload.c), one uprobe hit on ml_preload_flush() per
+ * batch.  The program walks the batch with bpf_loop() and feeds the same
+ * tracker as the libc uprobes (tracker.bpf.h: allocs, combined, the
+ * unwind_stacks/unwind_ids stack store), so readers cannot tell.
+ *
+ * Threads flush in their own time, so events of different threads arrive
+ * out of order.  Every event carries the library's global sequence number
+ * (an allocation's taken after the allocator returned, a free's before the
+ * block went back), and an address's latest state wins: a block the map
+ * holds with a later number than an arriving event's is newer than it (the
+ * address was freed and reused meanwhile); a free of an address the map
+ * does not hold leaves a tombstone (freed), so that an older allocation
+ * arriving after it is dropped instead of kept as a leak.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "tracker.bpf.h"
+
+/* Addresses freed before their allocation arrived: the free's sequence. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, __u64);
+	__type(value, __u64);
+	__uint(max_entries, 1 << 16);
+} freed SEC(".maps");
+
+struct batch_ctx {
+	__u64 batch;		/* user address of struct ml_pl_batch */
+	__u64 events, stacks;	/* user addresses of the arrays */
+	__u64 first_ns;
+	__u32 nr_events, nr_stacks;
+};
+
+/* Store one new stack under its hash (unless some thread did already). */
+static long stack_cb(__u32 i, void *data)
+{
+	struct batch_ctx *c = data;
+	struct ml_unwind_state *st;
+	__u64 addr = c->stacks + (__u64)i * sizeof(struct ml_pl_stack), hash;
+	__u32 id;
+
+	if (bpf_probe_read_user(&hash, sizeof(hash), (void *)addr))
+		return 1;
+	if (bpf_map_lookup_elem(&unwind_ids, &hash))
+		return 0;
+	/* the unwinder's per-task scratch holds one stack */
+	st = bpf_task_storage_get(&unwind_scratch, bpf_get_current_task_btf(),
+				  NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		return 1;
+	if (bpf_probe_read_user(&st->stack, sizeof(st->stack),
+				(void *)(addr + sizeof(__u64)))) {
+		count(ML_CNT_STACK_LOST);
+		return 0;
+	}
+	if (st->stack.ips[ML_MAX_STACK_DEPTH - 1] == ML_FRAME_TRUNCATED)
+		count(ML_CNT_STACK_TRUNCATED);
+	id = __sync_fetch_and_add(&unwind_next_id, 1);
+	if (id >= unwind_max_stacks ||
+	    bpf_map_update_elem(&unwind_stacks, &id, &st->stack, BPF_ANY)) {
+		count(ML_CNT_STACK_LOST);
+		return 0;
+	}
+	bpf_map_update_elem(&unwind_ids, &hash, &id, BPF_NOEXIST);
+	return 0;
+}
+
+static __always_inline __s32 stack_id_of(__u64 hash)
+{
+	__u32 *id;
+
+	if (!hash)
+		return ML_STACK_NONE;
+	id = bpf_map_lookup_elem(&unwind_ids, &hash);
+	if (!id) {
+		count(ML_CNT_STACK_LOST);
+		return -ENOMEM;
+	}
+	return *id;
+}
+
+/*
+ * Allocations and frees of one address alternate.  So an allocation older
+ * than a free of its address seen already was freed (by that free or one
+ * before it), and a free older than the block held is of an older block.
+ */
+
+/* A free of @addr at @seq; @report: a -t event of its own. */
+static __always_inline void pl_free(__u32 func, __u64 addr, __u64 seq, bool report)
+{
+	struct ml_alloc_info *cur = bpf_map_lookup_elem(&allocs, &addr);
+	__u64 *old;
+
+	if (cur && cur->seq > seq)
+		return;		/* a later block at the same address */
+	if (cur)
+		track_free(func, addr, NULL, report);
+	/*
+	 * Remember it: an allocation older than it may still be on its way
+	 * in another thread's batch (whether or not we held a block here).
+	 */
+	old = bpf_map_lookup_elem(&freed, &addr);
+	if (!old)
+		bpf_map_update_elem(&freed, &addr, &seq, BPF_ANY);
+	else if (*old < seq)
+		*old = seq;
+}
+
+static __always_inline void pl_alloc(struct batch_ctx *c, struct ml_pl_event *e)
+{
+	struct ml_alloc_info info = {}, *cur;
+	__u64 addr = e->addr, *gone;
+
+	if (!size_wanted(e->size))
+		return;
+	cur = bpf_map_lookup_elem(&allocs, &addr);
+	if (cur && cur->seq > e->seq)
+		return;		/* freed and reused since: this one is gone */
+	gone = bpf_map_lookup_elem(&freed, &addr);
+	if (gone) {
+		if (*gone > e->seq)
+			return;	/* a later free of the address came first */
+		/* older than this block: the map entry will judge from now */
+		bpf_map_delete_elem(&freed, &addr);
+	}
+	/* An older block still held: its free is on its way, not missed. */
+	if (cur)
+		track_free(e->func, addr, NULL, false);
+	info.size = e->size;
+	info.stack_id = stack_id_of(e->stack);
+	info.seq = e->seq;
+	info.weight = e->weight;
+	info.timestamp_ns = c->first_ns;
+	track_alloc_store(e->func, addr, &info, e->old_addr, 0);
+}
+
+static long event_cb(__u32 i, void *data)
+{
+	struct batch_ctx *c = data;
+	struct ml_pl_event e;
+
+	if (bpf_probe_read_user(&e, sizeof(e),
+				(void *)(c->events + (__u64)i * sizeof(e))))
+		return 1;
+	switch (e.kind) {
+	case ML_PL_ALLOC:
+		pl_alloc(c, &e);
+		break;
+	case ML_PL_FREE:
+		pl_free(e.func, e.addr, e.seq, true);
+		break;
+	case ML_PL_REALLOC:
+		pl_free(e.func, e.old_addr, e.free_seq, false);
+		pl_alloc(c, &e);
+		break;
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(preload_flush, struct ml_pl_batch *batch)
+{
+	struct ml_pl_batch b;
+	struct batch_ctx c = {};
+
+	if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
+		return 0;
+	if (bpf_probe_read_user(&b, sizeof(b), batch) ||
+	    b.magic != ML_PL_MAGIC || b.version != ML_PL_VERSION)
+		return 0;
+	c.batch = (__u64)batch;
+	c.events = c.batch + b.events_off;
+	c.stacks = c.batch + b.stacks_off;
+	c.first_ns = b.first_ns;
+	c.nr_events = b.nr_events;
+	c.nr_stacks = b.nr_stacks;
+	if (c.nr_stacks > ML_PL_STACKS)
+		c.nr_stacks = ML_PL_STACKS;
+	if (c.nr_events > ML_PL_EVENTS)
+		c.nr_events = ML_PL_EVENTS;
+	bpf_loop(c.nr_stacks, stack_cb, &c, 0);
+	bpf_loop(c.nr_events, event_cb, &c, 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Event source: the preload library (preload/memleak-preload.c) that
+ * memleak -c puts in the command's LD_PRELOAD.  A uprobe on its
+ * ml_preload_flush() runs bpf/preload.bpf.c once per batch of events.
+ *
+ * Before each read of the tracker the library is asked to hand over what
+ * its threads hold: memleak raises flush_req in its control block
+ * (ml_preload_control) with process_vm_writev and waits until the
+ * library's flusher thread says flush_done, so no block freed before the
+ * report shows as a leak.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "source/source.h"
+#include "source/bpfobj.h"
+#include "source/elfsym.h"
+#include "options/options.h"
+#include "util/util.h"
+#include "preload.skel.h"
+
+#define FLUSH_TIMEOUT_MS	2000
+
+struct preload_priv {
+	struct preload_bpf *skel;
+	struct bpf_link *link;
+	char *lib;
+	pid_t pid;
+	uint64_t ctl_off;	/* file offset of ml_preload_control */
+	uint64_t ctl_addr;	/* its address in the target, 0: not found yet */
+	bool warned;
+};
+
+char *ml_preload_find_lib(void)
+{
+	const char *env = getenv("MEMLEAK_PRELOAD_LIB");
+	char exe[PATH_MAX], *dir, *path;
+	ssize_t n;
+
+	if (env && *env)
+		return access(env, R_OK) == 0 ? realpath(env, NULL) : NULL;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	dir = dirname(exe);
+	/* the build tree, then an installation (PREFIX/bin -> PREFIX/lib/memleak) */
+	path = xasprintf("%s/build/%s", dir, ML_PL_LIB);
+	if (access(path, R_OK) == 0)
+		return path;
+	free(path);
+	path = xasprintf("%s/../lib/memleak/%s", dir, ML_PL_LIB);
+	if (access(path, R_OK) == 0) {
+		char *real = realpath(path, NULL);
+
+		free(path);
+		return real;
+	}
+	free(path);
+	return NULL;
+}
+
+const char *ml_preload_unusable(const char *prog)
+{
+	struct stat st;
+	GElf_Ehdr eh;
+	bool interp = false;
+	Elf *elf;
+	size_t n;
+	int fd;
+
+	if (stat(prog, &st))
+		return NULL;	/* execve will say */
+	if (st.st_mode & (S_ISUID | S_ISGID))
+		return "it is setuid or setgid (the loader ignores LD_PRELOAD)";
+	elf_version(EV_CURRENT);
+	fd = open(prog, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf || !gelf_getehdr(elf, &eh) || elf_getphdrnum(elf, &n)) {
+		/* a script: its interpreter is dynamic or not, we cannot tell */
+		if (elf)
+			elf_end(elf);
+		close(fd);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_INTERP)
+			interp = true;
+	}
+	elf_end(elf);
+	close(fd);
+	return interp ? NULL : "it is statically linked";
+}
+
+static int preload_open(struct ml_source *src, const struct ml_source_config *cfg)
+{
+	struct preload_priv *p = xcalloc(1, sizeof(*p));
+	struct preload_bpf *skel;
+	struct ml_elf_func sym[2] = { { .name = ML_PL_FLUSH_SYM },
+				      { .name = ML_PL_CONTROL_SYM } };
+	const char *why;
+	uint32_t stacks;
+	int err;
+
+	src->priv = p;
+	p->pid = cfg->pid;
+	p->lib = xstrdup(cfg->preload_lib);
+	if (ml_elf_find_funcs(p->lib, sym, 2, &why) || !sym[0].offset ||
+	    !sym[1].offset) {
+		ml_err("%s is not memleak's preload library (no %s/%s)", p->lib,
+		       ML_PL_FLUSH_SYM, ML_PL_CONTROL_SYM);
+		return -ENOENT;
+	}
+	p->ctl_off = sym[1].offset;
+
+	skel = p->skel = preload_bpf__open();
+	if (!skel) {
+		ml_err("cannot open BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	skel->rodata->targ_tgid = cfg->pid;
+	skel->rodata->min_size = cfg->min_size;
+	skel->rodata->max_size = cfg->max_size;
+	skel->rodata->sample_rate = cfg->sample_rate ? cfg->sample_rate : 1;
+	skel->rodata->trace_events = cfg->trace;
+	skel->rodata->collect_stacks = cfg->call_graph != ML_CG_NONE;
+	skel->rodata->keep_combined = cfg->combined;
+	if (cfg->max_allocs)
+		bpf_map__set_max_entries(skel->maps.allocs, cfg->max_allocs);
+	/* Stacks arrive as frames: the unwinder's store, not its tables. */
+	stacks = cfg->stack_map_size ? cfg->stack_map_size : ML_STACK_MAP_DEFAULT;
+	skel->rodata->unwind_max_stacks = stacks;
+	bpf_map__set_max_entries(skel->maps.unwind_stacks, stacks);
+	bpf_map__set_max_entries(skel->maps.unwind_ids, stacks);
+	bpf_map__set_max_entries(skel->maps.stack_traces, 1);
+	if (!cfg->trace)
+		bpf_map__set_max_entries(skel->maps.events, 4096);
+	err = preload_bpf__load(skel);
+	if (err) {
+		ml_err("cannot load BPF programs: %s (is BPF allowed here? are you root?)",
+		       strerror(-err));
+		return err;
+	}
+	src->tracker.allocs_fd = bpf_map__fd(skel->maps.allocs);
+	src->tracker.stacks_fd = bpf_map__fd(skel->maps.unwind_stacks);
+	src->tracker.combined_fd = bpf_map__fd(skel->maps.combined);
+	src->tracker.counters_fd = bpf_map__fd(skel->maps.counters);
+	src->tracker.events_fd = bpf_map__fd(skel->maps.events);
+	src->tracker.cache_names_fd = -1;
+	return 0;
+}
+
+static int preload_attach(struct ml_source *src)
+{
+	struct preload_priv *p = src->priv;
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = ML_PL_FLUSH_SYM);
+
+	p->link = bpf_program__attach_uprobe_opts(p->skel->progs.preload_flush,
+						  p->pid, p->lib, 0, &opts);
+	if (!p->link) {
+		int err = -errno;
+
+		ml_err("cannot attach a uprobe to %s in %s: %s", ML_PL_FLUSH_SYM,
+		       p->lib, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* Where the target mapped the control block (its file offset). */
+static uint64_t find_control(struct preload_priv *p)
+{
+	char path[64], line[4096];
+	struct stat want;
+	FILE *f;
+	uint64_t addr = 0;
+
+	if (stat(p->lib, &want))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", p->pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (!addr && fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, off, ino;
+		unsigned int maj, min;
+
+		if (sscanf(line, "%llx-%llx %*s %llx %x:%x %llu", &start, &end, &off,
+			   &maj, &min, &ino) != 6 || ino != want.st_ino)
+			continue;
+		if (p->ctl_off >= off && p->ctl_off < off + (end - start))
+			addr = start + (p->ctl_off - off);
+	}
+	fclose(f);
+	return addr;
+}
+
+static int ctl_read(struct preload_priv *p, struct ml_pl_control *c)
+{
+	struct iovec local = { c, sizeof(*c) }, remote = { (void *)p->ctl_addr, sizeof(*c) };
+
+	return process_vm_readv(p->pid, &local, 1, &remote, 1, 0) == sizeof(*c) ? 0 : -errno;
+}
+
+static int ctl_write_req(struct preload_priv *p, uint64_t req)
+{
+	struct iovec local = { &req, sizeof(req) },
+		     remote = { (void *)(p->ctl_addr +
+					 offsetof(struct ml_pl_control, flush_req)),
+				sizeof(req) };
+
+	return process_vm_writev(p->pid, &local, 1, &remote, 1, 0) == sizeof(req) ? 0 : -errno;
+}
+
+/*
+ * Ask the library to flush every thread and wait until it did.  A target
+ * that is gone or has not loaded the library yet has nothing held back.
+ */
+static void preload_sync(struct ml_source *src)
+{
+	struct preload_priv *p = src->priv;
+	struct ml_pl_control c;
+	uint64_t start = ml_now_ns(), req;
+
+	if (!p || !p->pid)
+		return;
+	/* found again each time: the command may have exec()ed since */
+	p->ctl_addr = find_control(p);
+	if (!p->ctl_addr || ctl_read(p, &c) || c.magic != ML_PL_MAGIC)
+		return;
+	req = c.flush_req + 1;
+	if (ctl_write_req(p, req))
+		return;
+	for (;;) {
+		struct timespec ts = { .tv_nsec = 2000000 };
+
+		if (ctl_read(p, &c))
+			return;		/* gone meanwhile */
+		if (c.flush_done >= req)
+			return;
+		if (ml_now_ns() - start > FLUSH_TIMEOUT_MS * 1000000ULL)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (!p->warned)
+		ml_warn("process %d did not flush its preload library's events within "
+			"%d ms (stopped?): the report may miss its latest allocations "
+			"and frees", p->pid, FLUSH_TIMEOUT_MS);
+	p->warned = true;
+}
+
+static uint64_t preload_prog_misses(struct ml_source *src)
+{
+	struct preload_priv *p = src->priv;
+
+	return p && p->skel ? ml_bpf_misses(p->skel->obj) : 0;
+}
+
+static void preload_close(struct ml_source *src)
+{
+	struct preload_priv *p = src->priv;
+
+	if (!p)
+		return;
+	bpf_link__destroy(p->link);
+	preload_bpf__destroy(p->skel);
+	free(p->lib);
+	free(p);
+	src->priv = NULL;
+}
+
+const struct ml_source_ops ml_preload_source = {
+	.name = "preload",
+	.open = preload_open,
+	.attach = preload_attach,
+	.sync = preload_sync,
+	.prog_misses = preload_prog_misses,
+	.close = preload_close,
+};

@@ -1,0 +1,1004 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libmemleak-preload.so: memleak's fast user-space tracing path.
+ *
+ * memleak -c / record -- CMD put this library in LD_PRELOAD (or memleak
+ * --inject dlopen()s it into a running process and points the GOT entries
+ * of the malloc family at the functions exported here).  Each function
+ * calls glibc's real allocator (__libc_malloc & co.) and appends what
+ * happened to a per-thread batch: kind, pointer, size, realloc's old
+ * pointer, a global sequence number and the call stack, walked along
+ * frame pointers here (a few ns a frame) and sent as frames only the
+ * first time this thread sees it, after that as its hash.  A full batch
+ * goes to ml_preload_flush(), whose first instruction is a 5-byte NOP
+ * where memleak puts a uprobe (bpf/preload.bpf.c): one probe hit per
+ * batch instead of two per call.
+ *
+ * A block freed by the thread that allocated it before its batch left is
+ * simply dropped from the batch (unless memleak -t wants every event).
+ * The sequence numbers let BPF put events of different threads back in
+ * order: an address freed in one thread's pending batch and reused at
+ * once by another is never a lost or an invented leak.
+ *
+ * Batches are flushed when full, at thread exit, at exit, every 200 ms,
+ * and when memleak asks through the control block (ml_preload_control:
+ * it raises flush_req with process_vm_writev and waits for flush_done)
+ * before each report: a flusher thread watches it every 10 ms.
+ *
+ * With sample_bytes (memleak --sample-bytes N) only a Poisson sample of
+ * the bytes is recorded, each sampled block with the weight of the
+ * allocations it stands for; only the frees of sampled blocks are sent.
+ *
+ * Nothing here may call malloc while recording: the per-thread state is
+ * mmap()ed, TLS is initial-exec, and a per-thread guard sends calls made
+ * from inside the library (dlsym, pthread internals) straight through.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <unwind.h>
+
+#include "memleak.h"
+#include "preload/memleak-preload.h"
+
+#define EXPORT		__attribute__((visibility("default")))
+#define NOINLINE	__attribute__((noinline))
+#define TLS		__thread __attribute__((tls_model("initial-exec")))
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+
+extern void *__libc_malloc(size_t size);
+extern void __libc_free(void *p);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t size);
+extern void *__libc_memalign(size_t align, size_t size);
+
+/*
+ * The probe site: a 5-byte NOP and a return.  The kernel turns a uprobe on
+ * a NOP5 into a call to a trampoline, much cheaper than an int3 trap.
+ */
+void ml_preload_flush(struct ml_pl_batch *batch) EXPORT;
+__asm__(".text\n"
+	".globl " ML_PL_FLUSH_SYM "\n"
+	".type " ML_PL_FLUSH_SYM ", @function\n"
+	".p2align 4\n"
+	ML_PL_FLUSH_SYM ":\n"
+	"\t.byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n"	/* nopl 0x0(%rax,%rax,1) */
+	"\tret\n"
+	".size " ML_PL_FLUSH_SYM ", .-" ML_PL_FLUSH_SYM "\n");
+
+EXPORT struct ml_pl_control ml_preload_control = {
+	.magic = ML_PL_MAGIC,
+	.version = ML_PL_VERSION,
+};
+#define ctl ml_preload_control
+
+/* ------------------------------------------------------------ state */
+
+#define PEND_SLOTS	512	/* this batch's allocations, by address */
+#define SENT_SLOTS	4096	/* stack hashes this thread sent */
+#define FLUSH_POLL_NS	10000000L	/* flush requests: every 10 ms */
+#define FLUSH_EVERY	20		/* and everything every 200 ms */
+
+#define WALK_CACHE	64	/* per thread */
+#define WALK_DEPTH	48	/* frames a cached stack can have */
+
+struct walk_entry {
+	uintptr_t ra0, sp0;	/* the call site, where its return address is */
+	uint64_t hash;
+	uint32_t depth;
+	uint64_t ips[WALK_DEPTH];
+	uintptr_t slots[WALK_DEPTH];	/* where ips[i] is on the stack */
+};
+
+struct ml_thread {
+	int lock;			/* owner vs the flusher */
+	bool live;			/* a thread owns it */
+	struct ml_thread *next;		/* every state ever made */
+	uintptr_t stack_lo, stack_hi;	/* bounds for the frame walk */
+	uint64_t sample_left;		/* bytes until the next sample */
+	uint64_t rng;
+	uint32_t gen;			/* batch generation (pend[] validity) */
+	uint32_t sent_gen;		/* ctl.generation sent[] is for */
+	struct {
+		uint64_t addr;
+		uint32_t gen, idx;
+	} pend[PEND_SLOTS];
+	uint64_t sent[SENT_SLOTS];
+	struct walk_entry walk[WALK_CACHE];
+	struct ml_pl_batch batch;
+	struct ml_pl_event events[ML_PL_EVENTS];
+	struct ml_pl_stack stacks[ML_PL_STACKS];
+};
+
+static TLS struct ml_thread *self;
+static TLS int guard;		/* inside the library: calls go straight through */
+static TLS bool thread_done;	/* past our thread-exit destructor */
+
+static int init_state;		/* 0 not yet, 1 running, 2 done */
+static int list_lock;
+static struct ml_thread *threads;
+static pthread_key_t exit_key;
+static bool have_key;
+static bool finished;		/* past our destructor: flush at once */
+static unsigned int flush_every = FLUSH_EVERY;	/* polls; 0: only when asked */
+static uint64_t seq_counter;
+static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *,
+				  void *(*)(void *), void *);
+
+/* Sampled blocks still allocated: only their frees are sent. */
+#define SAMPLED_STRIPES	64
+#define SAMPLED_SLOTS	(1 << 14)	/* per stripe, open addressing */
+static struct sampled_set {
+	int lock;
+	uint32_t used, tomb;
+	uint64_t *slot;			/* 0 empty, 1 deleted, else an address */
+} sampled[SAMPLED_STRIPES];
+static uint64_t nr_sampled;
+
+static void spin_lock(int *l)
+{
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(l, __ATOMIC_RELAXED))
+			__builtin_ia32_pause();
+}
+
+static void spin_unlock(int *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * Memory of our own, never malloc's.  Populated: BPF reads batches with
+ * bpf_probe_read_user(), which cannot fault pages in (a stack slot is read
+ * whole, past the frames written).
+ */
+static void *raw_mmap(size_t len)
+{
+	void *p = (void *)syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static uint64_t now_coarse(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static inline uint64_t next_seq(void)
+{
+	return __atomic_add_fetch(&seq_counter, 1, __ATOMIC_SEQ_CST);
+}
+
+/* ------------------------------------------------------------ init */
+
+static uint64_t env_u64(const char *name, uint64_t def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtoull(v, NULL, 0) : def;
+}
+
+static void flush_all(void);
+static void *flusher(void *arg);
+static void thread_exit(void *arg);
+static void atfork_child(void);
+
+static void start_flusher(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	sigset_t all, old;
+
+	if (!real_pthread_create)
+		return;
+	/* It must take no signal meant for the program. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	real_pthread_create(&t, &attr, flusher, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/*
+ * Once, from the constructor: under LD_PRELOAD after libc's, before the
+ * program's; dlopen()ed, before anything is pointed at us.  Calls made
+ * before (ld.so, libc's own start) pass straight through.
+ */
+static void ml_init(void)
+{
+	int zero = 0;
+
+	if (!__atomic_compare_exchange_n(&init_state, &zero, 1, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	guard++;
+	/* Config from the environment (memleak -c); memleak may also write ctl. */
+	if (!ctl.sample_bytes)
+		ctl.sample_bytes = env_u64("MEMLEAK_PRELOAD_SAMPLE_BYTES", 0);
+	ctl.flags |= env_u64("MEMLEAK_PRELOAD_FLAGS", 0);
+	/* tests: MEMLEAK_PRELOAD_PERIOD_MS=0 flushes only when memleak asks */
+	flush_every = env_u64("MEMLEAK_PRELOAD_PERIOD_MS",
+			      FLUSH_EVERY * FLUSH_POLL_NS / 1000000) /
+		      (FLUSH_POLL_NS / 1000000);
+	real_pthread_create = dlsym(RTLD_NEXT, "pthread_create");
+	have_key = pthread_key_create(&exit_key, thread_exit) == 0;
+	pthread_atfork(NULL, NULL, atfork_child);
+	for (int i = 0; ctl.sample_bytes && i < SAMPLED_STRIPES; i++)
+		sampled[i].slot = raw_mmap(SAMPLED_SLOTS * sizeof(uint64_t));
+	__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
+	start_flusher();
+	guard--;
+}
+
+__attribute__((constructor)) static void ml_ctor(void)
+{
+	ml_init();
+}
+
+/* This thread's state: a dead thread's, or a new one; NULL if none. */
+static struct ml_thread *thread_state(void)
+{
+	struct ml_thread *t;
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+
+	if (thread_done)
+		return NULL;
+	spin_lock(&list_lock);
+	for (t = threads; t; t = t->next)
+		if (!t->live)
+			break;
+	if (t)
+		t->live = true;
+	spin_unlock(&list_lock);
+	if (!t) {
+		t = raw_mmap(sizeof(*t));
+		if (!t)
+			return NULL;
+		t->live = true;
+		t->batch.magic = ML_PL_MAGIC;
+		t->batch.version = ML_PL_VERSION;
+		t->batch.events_off = offsetof(struct ml_thread, events) -
+				      offsetof(struct ml_thread, batch);
+		t->batch.stacks_off = offsetof(struct ml_thread, stacks) -
+				      offsetof(struct ml_thread, batch);
+		spin_lock(&list_lock);
+		t->next = threads;
+		__atomic_store_n(&threads, t, __ATOMIC_RELEASE);
+		spin_unlock(&list_lock);
+	}
+	spin_lock(&t->lock);
+	t->rng = (uintptr_t)t ^ now_coarse() ^ ((uint64_t)syscall(SYS_gettid) << 32);
+	if (getenv("MEMLEAK_PRELOAD_SEED"))
+		t->rng = env_u64("MEMLEAK_PRELOAD_SEED", 1) + syscall(SYS_gettid) -
+			 getpid();
+	t->sample_left = 0;
+	t->sent_gen = ctl.generation;
+	memset(t->sent, 0, sizeof(t->sent));
+	memset(t->walk, 0, sizeof(t->walk));
+	t->gen++;
+	/* Bounds of this thread's stack, for the frame-pointer walk. */
+	t->stack_lo = t->stack_hi = 0;
+	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+		if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+			t->stack_lo = (uintptr_t)addr;
+			t->stack_hi = (uintptr_t)addr + size;
+		}
+		pthread_attr_destroy(&attr);
+	}
+	spin_unlock(&t->lock);
+	if (have_key)
+		pthread_setspecific(exit_key, t);
+	return t;
+}
+
+/* ------------------------------------------------------------ batches */
+
+/* Hand the batch over (t locked) and start a new one. */
+static void flush_locked(struct ml_thread *t)
+{
+	if (!t->batch.nr_events && !t->batch.nr_stacks)
+		return;
+	ml_preload_flush(&t->batch);
+	__atomic_add_fetch(&ctl.flushes, 1, __ATOMIC_RELAXED);
+	t->batch.nr_events = 0;
+	t->batch.nr_stacks = 0;
+	t->gen++;
+}
+
+static void flush_all(void)
+{
+	struct ml_thread *t;
+
+	/* States are never freed and only added at the head: no list lock. */
+	for (t = __atomic_load_n(&threads, __ATOMIC_ACQUIRE); t; t = t->next) {
+		spin_lock(&t->lock);
+		flush_locked(t);
+		spin_unlock(&t->lock);
+	}
+}
+
+static void *flusher(void *arg)
+{
+	struct timespec ts = { .tv_nsec = FLUSH_POLL_NS };
+	unsigned int n = 0;
+
+	guard = 1;		/* nothing of ours is the program's */
+	for (;;) {
+		uint64_t req = __atomic_load_n(&ctl.flush_req, __ATOMIC_ACQUIRE);
+
+		nanosleep(&ts, NULL);
+		if (req != __atomic_load_n(&ctl.flush_done, __ATOMIC_RELAXED) ||
+		    (flush_every && ++n % flush_every == 0)) {
+			flush_all();
+			__atomic_store_n(&ctl.flush_done, req, __ATOMIC_RELEASE);
+		}
+	}
+	return arg;
+}
+
+static void thread_exit(void *arg)
+{
+	struct ml_thread *t = arg;
+
+	guard++;
+	spin_lock(&t->lock);
+	flush_locked(t);
+	t->live = false;
+	spin_unlock(&t->lock);
+	self = NULL;
+	thread_done = true;
+	guard--;
+}
+
+__attribute__((destructor)) static void ml_dtor(void)
+{
+	flush_all();
+	finished = true;
+}
+
+/* In a forked child only this thread is left; its batch was the parent's. */
+static void atfork_child(void)
+{
+	struct ml_thread *t;
+
+	list_lock = 0;
+	for (t = threads; t; t = t->next) {
+		t->lock = 0;
+		t->batch.nr_events = t->batch.nr_stacks = 0;
+		t->gen++;
+		if (t != self)
+			t->live = false;
+	}
+	for (int i = 0; i < SAMPLED_STRIPES; i++)
+		sampled[i].lock = 0;
+	/* No flusher here: memleak traces the process it started, not this one. */
+}
+
+/* ------------------------------------------------------------ stacks */
+
+/*
+ * Stacks are unwound with libgcc's DWARF unwinder (every frame, with or
+ * without frame pointers, as the uprobe source's BPF unwinder does), and
+ * remembered per call site and stack depth: next time the stack is the
+ * same if every return address still sits where the unwinder found it, a
+ * check as cheap as a frame-pointer walk.
+ */
+struct uw {
+	uintptr_t ra0, prev_cfa;
+	uint64_t *ips;
+	uintptr_t *slots;
+	int depth, started;
+};
+
+static _Unwind_Reason_Code uw_frame(struct _Unwind_Context *ctx, void *arg)
+{
+	struct uw *u = arg;
+	uintptr_t ip = _Unwind_GetIP(ctx), cfa = _Unwind_GetCFA(ctx);
+
+	if (!u->started) {
+		/* our own frames first: start at the caller's */
+		if (ip != u->ra0) {
+			u->prev_cfa = cfa;
+			return _URC_NO_REASON;
+		}
+		u->started = 1;
+	}
+	if (!ip)
+		return _URC_END_OF_STACK;
+	if (u->depth >= ML_MAX_STACK_DEPTH - 1) {
+		u->ips[u->depth++] = ML_FRAME_TRUNCATED;
+		return _URC_END_OF_STACK;
+	}
+	/*
+	 * Where this return address is on the stack: at the CFA libgcc gives
+	 * with it, minus 8 (the CFA of the frame that returns to it).
+	 */
+	if (u->depth < WALK_DEPTH)
+		u->slots[u->depth] = cfa - 8;
+	u->ips[u->depth++] = ip;
+	u->prev_cfa = cfa;
+	return _URC_NO_REASON;
+}
+
+/* The frame-pointer walk, when the unwinder finds nothing. */
+static int fp_walk(uintptr_t *fp, uintptr_t ra0, uint64_t *ips,
+		   struct ml_thread *t)
+{
+	uintptr_t lo = (uintptr_t)__builtin_frame_address(0), hi = t->stack_hi;
+	int depth = 0;
+
+	ips[depth++] = ra0;
+	if (!hi)
+		hi = lo + (8 << 20);
+	fp = (uintptr_t *)fp[0];
+	while (depth < ML_MAX_STACK_DEPTH - 1) {
+		uintptr_t ra;
+
+		if ((uintptr_t)fp <= lo || (uintptr_t)fp + 16 > hi ||
+		    ((uintptr_t)fp & 7))
+			break;
+		ra = fp[1];
+		if (ra < 4096)
+			break;
+		ips[depth++] = ra;
+		lo = (uintptr_t)fp;
+		fp = (uintptr_t *)fp[0];
+	}
+	return depth;
+}
+
+/*
+ * The caller's stack, leaf first, into @ips (ML_MAX_STACK_DEPTH), and its
+ * hash.  @fp is the frame of the exported function the program called
+ * (its return address, @ra0, at fp + 8).
+ */
+static NOINLINE int walk_stack(uintptr_t *fp, uintptr_t ra0, uint64_t *ips,
+			       uint64_t *hash, struct ml_thread *t)
+{
+	uintptr_t sp0 = (uintptr_t)(fp + 1);
+	struct walk_entry *w = &t->walk[((ra0 >> 2) ^ (sp0 >> 3)) % WALK_CACHE];
+	uintptr_t slots[WALK_DEPTH];
+	struct uw u = { .ra0 = ra0, .ips = ips, .slots = slots };
+	uint64_t h = ML_PL_HASH_SEED;
+	bool same = w->ra0 == ra0 && w->sp0 == sp0 && w->depth;
+
+	for (uint32_t i = 1; same && i < w->depth; i++)
+		if (w->slots[i] <= sp0 || (t->stack_hi && w->slots[i] >= t->stack_hi) ||
+		    *(uint64_t *)w->slots[i] != w->ips[i])
+			same = false;
+	if (same) {
+		memcpy(ips, w->ips, w->depth * sizeof(ips[0]));
+		*hash = w->hash;
+		return w->depth;
+	}
+	_Unwind_Backtrace(uw_frame, &u);
+	if (!u.depth)
+		u.depth = fp_walk(fp, ra0, ips, t);
+	for (int i = 0; i < u.depth; i++)
+		h = ml_pl_hash_mix(h, ips[i]);
+	*hash = h = ml_pl_hash_end(h, u.depth);
+	if (u.started && u.depth <= WALK_DEPTH) {
+		w->ra0 = ra0;
+		w->sp0 = sp0;
+		w->hash = h;
+		w->depth = u.depth;
+		memcpy(w->ips, ips, u.depth * sizeof(ips[0]));
+		memcpy(w->slots, slots, u.depth * sizeof(slots[0]));
+	} else {
+		w->depth = 0;
+	}
+	return u.depth;
+}
+
+/* The hash of this call's stack; its frames go in the batch if new here. */
+static uint64_t take_stack(struct ml_thread *t, uintptr_t *fp, uintptr_t ra0)
+{
+	struct ml_pl_stack *s;
+	uint64_t ips[ML_MAX_STACK_DEPTH], h;
+	uint32_t slot;
+	int depth;
+
+	if (ctl.flags & ML_PL_NO_STACKS)
+		return 0;
+	depth = walk_stack(fp, ra0, ips, &h, t);
+
+	if (unlikely(t->sent_gen != ctl.generation)) {
+		memset(t->sent, 0, sizeof(t->sent));
+		t->sent_gen = ctl.generation;
+	}
+	slot = h & (SENT_SLOTS - 1);
+	for (int i = 0; i < 8; i++, slot = (slot + 1) & (SENT_SLOTS - 1)) {
+		if (t->sent[slot] == h)
+			return h;
+		if (!t->sent[slot])
+			break;
+	}
+	/* New here: its frames go first, in this batch. */
+	if (t->batch.nr_stacks >= ML_PL_STACKS)
+		flush_locked(t);
+	s = &t->stacks[t->batch.nr_stacks++];
+	s->hash = h;
+	memcpy(s->ips, ips, depth * sizeof(ips[0]));
+	if (depth < ML_MAX_STACK_DEPTH)
+		s->ips[depth] = 0;
+	t->sent[slot] = h;	/* a full probe run overwrites: sent again, no harm */
+	return h;
+}
+
+/* ------------------------------------------------------------ sampling */
+
+static struct sampled_set *stripe(uint64_t addr)
+{
+	return &sampled[(addr >> 4) % SAMPLED_STRIPES];
+}
+
+static void sampled_add(uint64_t addr)
+{
+	struct sampled_set *s = stripe(addr);
+	uint32_t i = (addr >> 10) & (SAMPLED_SLOTS - 1);
+
+	if (!s->slot)
+		return;
+	spin_lock(&s->lock);
+	if (s->used + s->tomb >= SAMPLED_SLOTS * 3 / 4 && s->tomb) {
+		/* too many deleted slots: rebuild in place */
+		uint64_t *tmp = raw_mmap(SAMPLED_SLOTS * sizeof(uint64_t));
+
+		if (tmp) {
+			memcpy(tmp, s->slot, SAMPLED_SLOTS * sizeof(uint64_t));
+			memset(s->slot, 0, SAMPLED_SLOTS * sizeof(uint64_t));
+			for (uint32_t k = 0; k < SAMPLED_SLOTS; k++) {
+				uint32_t j;
+
+				if (tmp[k] <= 1)
+					continue;
+				j = (tmp[k] >> 10) & (SAMPLED_SLOTS - 1);
+				while (s->slot[j])
+					j = (j + 1) & (SAMPLED_SLOTS - 1);
+				s->slot[j] = tmp[k];
+			}
+			s->tomb = 0;
+			munmap(tmp, SAMPLED_SLOTS * sizeof(uint64_t));
+		}
+	}
+	if (s->used < SAMPLED_SLOTS * 3 / 4) {
+		while (s->slot[i] > 1)
+			i = (i + 1) & (SAMPLED_SLOTS - 1);
+		if (s->slot[i] == 1)
+			s->tomb--;
+		s->slot[i] = addr;
+		s->used++;
+		__atomic_add_fetch(&nr_sampled, 1, __ATOMIC_RELAXED);
+	}
+	spin_unlock(&s->lock);
+}
+
+/* True if @addr was a sampled block (it no longer is). */
+static bool sampled_take(uint64_t addr)
+{
+	struct sampled_set *s = stripe(addr);
+	uint32_t i = (addr >> 10) & (SAMPLED_SLOTS - 1);
+	bool found = false;
+
+	if (!s->slot || !__atomic_load_n(&nr_sampled, __ATOMIC_RELAXED))
+		return false;
+	spin_lock(&s->lock);
+	for (uint32_t n = 0; n < SAMPLED_SLOTS && s->slot[i]; n++) {
+		if (s->slot[i] == addr) {
+			s->slot[i] = 1;
+			s->used--;
+			s->tomb++;
+			found = true;
+			__atomic_sub_fetch(&nr_sampled, 1, __ATOMIC_RELAXED);
+			break;
+		}
+		i = (i + 1) & (SAMPLED_SLOTS - 1);
+	}
+	spin_unlock(&s->lock);
+	return found;
+}
+
+/* ------------------------------------------------------------ recording */
+
+/* The state of this thread, locked, or NULL: do not record. */
+static inline struct ml_thread *enter(void)
+{
+	struct ml_thread *t;
+
+	/* Before our constructor (ld.so, libc's own init): not recorded. */
+	if (unlikely(__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != 2))
+		return NULL;
+	if (guard || (ctl.flags & ML_PL_OFF))
+		return NULL;
+	t = self;
+	if (unlikely(!t)) {
+		guard++;
+		t = self = thread_state();
+		guard--;
+		if (!t)
+			return NULL;
+	}
+	guard++;
+	spin_lock(&t->lock);
+	return t;
+}
+
+static inline void leave(struct ml_thread *t)
+{
+	if (unlikely(finished))
+		flush_locked(t);
+	spin_unlock(&t->lock);
+	guard--;
+}
+
+static inline struct ml_pl_event *new_event(struct ml_thread *t)
+{
+	if (unlikely(t->batch.nr_events >= ML_PL_EVENTS))
+		flush_locked(t);
+	if (!t->batch.nr_events)
+		t->batch.first_ns = now_coarse();
+	return &t->events[t->batch.nr_events++];
+}
+
+static inline void remember(struct ml_thread *t, uint64_t addr, uint32_t idx)
+{
+	uint32_t slot = (addr >> 4) & (PEND_SLOTS - 1);
+
+	for (int i = 0; i < 4; i++, slot = (slot + 1) & (PEND_SLOTS - 1)) {
+		if (t->pend[slot].gen != t->gen || t->pend[slot].addr == addr) {
+			t->pend[slot].addr = addr;
+			t->pend[slot].gen = t->gen;
+			t->pend[slot].idx = idx;
+			return;
+		}
+	}
+}
+
+/*
+ * The event of this batch that allocated @addr, if any (and forget it):
+ * a free of it can cancel it instead of travelling.
+ */
+static inline struct ml_pl_event *pending_alloc(struct ml_thread *t, uint64_t addr)
+{
+	uint32_t slot = (addr >> 4) & (PEND_SLOTS - 1);
+
+	for (int i = 0; i < 4; i++, slot = (slot + 1) & (PEND_SLOTS - 1)) {
+		if (t->pend[slot].gen != t->gen)
+			return NULL;
+		if (t->pend[slot].addr == addr) {
+			uint32_t idx = t->pend[slot].idx;
+			struct ml_pl_event *e = &t->events[idx];
+
+			t->pend[slot].gen = t->gen - 1;
+			if (idx < t->batch.nr_events && e->addr == addr && (e->kind == ML_PL_ALLOC ||
+						e->kind == ML_PL_REALLOC))
+				return e;
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/* Take @addr's allocation out of the batch; true if it was there. */
+static inline bool cancel_alloc(struct ml_thread *t, uint64_t addr)
+{
+	struct ml_pl_event *e;
+
+	if (ctl.flags & ML_PL_NO_CANCEL)
+		return false;
+	e = pending_alloc(t, addr);
+	if (!e)
+		return false;
+	if (e->kind == ML_PL_REALLOC) {
+		/* its old block's free must still travel */
+		e->kind = ML_PL_FREE;
+		e->addr = e->old_addr;
+		e->seq = e->free_seq;
+		e->old_addr = 0;
+		return true;
+	}
+	if (e == &t->events[t->batch.nr_events - 1])
+		t->batch.nr_events--;	/* the common case: the last one */
+	else
+		e->kind = ML_PL_NONE;
+	return true;
+}
+
+/* Is this allocation sampled?  Its weight, or 0 if it is not recorded. */
+static inline uint32_t sample(struct ml_thread *t, uint64_t size)
+{
+	uint64_t mean = ctl.sample_bytes;
+
+	if (likely(!mean))
+		return ML_WEIGHT_ONE;
+	if (!t->sample_left)
+		t->sample_left = ml_pl_next_sample(&t->rng, mean);
+	if (size < t->sample_left) {
+		t->sample_left -= size;
+		return 0;
+	}
+	t->sample_left = ml_pl_next_sample(&t->rng, mean);
+	return ml_pl_weight(size, mean);
+}
+
+static NOINLINE void record_alloc(enum ml_func func, void *p, uint64_t size,
+				  void *old, uint64_t free_seq,
+				  uintptr_t *fp, uintptr_t ra0)
+{
+	struct ml_thread *t = enter();
+	struct ml_pl_event *e;
+	bool send_old = old != NULL;
+	uint64_t stack;
+	uint32_t w;
+
+	if (!t)
+		return;
+	/* realloc's old block: sampled?  allocated in this very batch? */
+	if (old && ctl.sample_bytes)
+		send_old = sampled_take((uintptr_t)old);
+	if (send_old && cancel_alloc(t, (uintptr_t)old))
+		send_old = false;
+	w = sample(t, size);
+	if (!w) {
+		if (send_old) {
+			e = new_event(t);
+			*e = (struct ml_pl_event){ .seq = free_seq,
+				.addr = (uintptr_t)old, .func = func,
+				.kind = ML_PL_FREE };
+		}
+		goto out;
+	}
+	if (ctl.sample_bytes)
+		sampled_add((uintptr_t)p);
+	stack = take_stack(t, fp, ra0);
+	e = new_event(t);
+	*e = (struct ml_pl_event){
+		.seq = next_seq(), .free_seq = free_seq, .addr = (uintptr_t)p,
+		.size = size, .old_addr = (uintptr_t)old, .stack = stack,
+		.weight = w, .func = func,
+		.kind = send_old ? ML_PL_REALLOC : ML_PL_ALLOC,
+	};
+	remember(t, (uintptr_t)p, e - t->events);
+out:
+	leave(t);
+}
+
+static NOINLINE void record_free(enum ml_func func, void *p, uint64_t seq)
+{
+	struct ml_thread *t = enter();
+	struct ml_pl_event *e;
+
+	if (!t)
+		return;
+	if (ctl.sample_bytes && !sampled_take((uintptr_t)p))
+		goto out;
+	if (cancel_alloc(t, (uintptr_t)p))
+		goto out;
+	e = new_event(t);
+	*e = (struct ml_pl_event){ .seq = seq, .addr = (uintptr_t)p,
+				   .func = func, .kind = ML_PL_FREE };
+out:
+	leave(t);
+}
+
+/* The sequence number of a free: taken before the block goes back. */
+static inline uint64_t free_seq(void)
+{
+	return guard || init_state != 2 ? 0 : next_seq();
+}
+
+#define FP()	((uintptr_t *)__builtin_frame_address(0))
+#define RA()	((uintptr_t)__builtin_return_address(0))
+
+/* ------------------------------------------------------------ the API */
+
+EXPORT void *malloc(size_t size)
+{
+	void *p = __libc_malloc(size);
+
+	if (p)
+		record_alloc(ML_MALLOC, p, size, NULL, 0, FP(), RA());
+	return p;
+}
+
+EXPORT void free(void *p)
+{
+	if (!p)
+		return;
+	record_free(ML_FREE, p, free_seq());
+	__libc_free(p);
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+	void *p = __libc_calloc(n, size);
+
+	if (p)
+		record_alloc(ML_CALLOC, p, n * size, NULL, 0, FP(), RA());
+	return p;
+}
+
+static inline void *do_realloc(enum ml_func func, void *old, size_t size,
+			       uintptr_t *fp, uintptr_t ra)
+{
+	uint64_t fs = old ? free_seq() : 0;
+	void *p = __libc_realloc(old, size);
+
+	if (p)
+		record_alloc(func, p, size, old, fs, fp, ra);
+	else if (old && !size)
+		record_free(func, old, fs);	/* realloc(p, 0) freed p */
+	return p;
+}
+
+EXPORT void *realloc(void *old, size_t size)
+{
+	return do_realloc(ML_REALLOC, old, size, FP(), RA());
+}
+
+EXPORT void *reallocarray(void *old, size_t n, size_t size)
+{
+	size_t bytes;
+
+	if (__builtin_mul_overflow(n, size, &bytes)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return do_realloc(ML_REALLOCARRAY, old, bytes, FP(), RA());
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+	void *p;
+
+	if (!align || (align & (align - 1)) || align % sizeof(void *))
+		return EINVAL;
+	p = __libc_memalign(align, size);
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	record_alloc(ML_POSIX_MEMALIGN, p, size, NULL, 0, FP(), RA());
+	return 0;
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t size)
+{
+	void *p = __libc_memalign(align, size);
+
+	if (p)
+		record_alloc(ML_ALIGNED_ALLOC, p, size, NULL, 0, FP(), RA());
+	return p;
+}
+
+EXPORT void *memalign(size_t align, size_t size)
+{
+	void *p = __libc_memalign(align, size);
+
+	if (p)
+		record_alloc(ML_MEMALIGN, p, size, NULL, 0, FP(), RA());
+	return p;
+}
+
+EXPORT void *valloc(size_t size)
+{
+	void *p = __libc_memalign(sysconf(_SC_PAGESIZE), size);
+
+	if (p)
+		record_alloc(ML_VALLOC, p, size, NULL, 0, FP(), RA());
+	return p;
+}
+
+EXPORT void *pvalloc(size_t size)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+	size_t rounded = size ? (size + page - 1) & ~(page - 1) : page;
+	void *p = __libc_memalign(page, rounded);
+
+	if (p)
+		record_alloc(ML_PVALLOC, p, rounded, NULL, 0, FP(), RA());
+	return p;
+}
+
+EXPORT size_t malloc_usable_size(void *p)
+{
+	static size_t (*real)(void *);
+
+	if (!real) {
+		guard++;
+		real = dlsym(RTLD_NEXT, "malloc_usable_size");
+		guard--;
+		if (!real)
+			return 0;
+	}
+	return real(p);
+}
+
+/*
+ * mmap & co. as the program calls them (libc's own calls, malloc's among
+ * them, do not come here, as the uprobe source leaves them out too).
+ */
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+
+	if (p != MAP_FAILED)
+		record_alloc(ML_MMAP, p, len, NULL, 0, FP(), RA());
+	return p;
+}
+
+EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+	__attribute__((alias("mmap")));
+
+EXPORT int munmap(void *addr, size_t len)
+{
+	uint64_t seq = free_seq();
+	int r = syscall(SYS_munmap, addr, len);
+
+	if (!r)
+		record_free(ML_MUNMAP, addr, seq);
+	return r;
+}
+
+EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
+{
+	uint64_t seq = free_seq();
+	void *new_addr = NULL, *p;
+	va_list ap;
+
+	if (flags & MREMAP_FIXED) {
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	p = (void *)syscall(SYS_mremap, old, old_len, len, flags, new_addr);
+	if (p != MAP_FAILED)
+		record_alloc(ML_MREMAP, p, len, old, seq, FP(), RA());
+	return p;
+}
+
+/*
+ * What pthread_create allocates (the new thread's TLS) is libc's business,
+ * as the uprobe source counts it.
+ */
+EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
+			  void *(*fn)(void *), void *arg)
+{
+	int r;
+
+	if (!real_pthread_create) {
+		guard++;
+		real_pthread_create = dlsym(RTLD_NEXT, "pthread_create");
+		guard--;
+		if (!real_pthread_create)
+			return EAGAIN;
+	}
+	guard++;
+	r = real_pthread_create(th, attr, fn, arg);
+	guard--;
+	return r;
+}

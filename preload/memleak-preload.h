@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The pure logic of the preload library (preload/memleak-preload.c), kept
+ * apart so unit tests (tests/unit/test-preload.c) can check it: stack
+ * hashes, the random draws of byte sampling and the weight of a sample.
+ * No allocation, no libc state: all of it runs inside malloc.
+ */
+#ifndef MEMLEAK_PRELOAD_H
+#define MEMLEAK_PRELOAD_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "memleak.h"
+
+/* The hash of a stack, frame by frame (never 0: 0 means "no stack"). */
+#define ML_PL_HASH_SEED		0xcbf29ce484222325ULL
+
+static inline uint64_t ml_pl_hash_mix(uint64_t h, uint64_t ip)
+{
+	h ^= ip;
+	h *= 0x100000001b3ULL;
+	h ^= h >> 29;
+	return h;
+}
+
+static inline uint64_t ml_pl_hash_end(uint64_t h, unsigned int depth)
+{
+	h = ml_pl_hash_mix(h, depth);
+	return h ? h : 1;
+}
+
+/* xorshift64*: a thread's random stream for sampling. */
+static inline uint64_t ml_pl_rand(uint64_t *state)
+{
+	uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ULL;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+/*
+ * Bytes until the next sample: exponentially distributed with mean @mean,
+ * so that samples are a Poisson process over the bytes allocated (as
+ * tcmalloc, jemalloc and Go's heap profiler sample).
+ */
+static inline uint64_t ml_pl_next_sample(uint64_t *state, uint64_t mean)
+{
+	/* uniform in (0, 1]: 53 random bits */
+	double u = ((ml_pl_rand(state) >> 11) + 1) * (1.0 / 9007199254740992.0);
+	double d = -log(u) * (double)mean;
+
+	return d < 1 ? 1 : d > 1e18 ? (uint64_t)1e18 : (uint64_t)d;
+}
+
+/*
+ * A block of @size bytes is sampled with probability 1 - exp(-size/mean):
+ * it stands for 1 / that allocations of its size (so its bytes estimate
+ * size / p), in ML_WEIGHT_ONE fixed point.
+ */
+static inline uint32_t ml_pl_weight(uint64_t size, uint64_t mean)
+{
+	double p, w;
+
+	if (!mean)
+		return ML_WEIGHT_ONE;
+	if (!size)
+		size = 1;
+	p = -expm1(-(double)size / (double)mean);
+	w = (1.0 / p) * ML_WEIGHT_ONE;
+	if (w < ML_WEIGHT_ONE)
+		w = ML_WEIGHT_ONE;
+	return w > 4e9 ? 4000000000U : (uint32_t)(w + 0.5);
+}
+
+#endif /* MEMLEAK_PRELOAD_H */

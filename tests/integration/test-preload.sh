@@ -1,0 +1,65 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The preload source (memleak -c's default): the same reports as libc
+# uprobes (--no-preload), cross-thread address reuse, the flush protocol,
+# byte sampling, and the fallback for static programs.
+. "$(dirname "$0")/../lib.sh"
+build_targets
+
+# same_report MODE: leaky MODE under both sources: the same stacks, bytes, counts
+same_report()
+{
+	local mode=$1 a b
+
+	ml "$mode-preload" -c "./build/targets/leaky $mode"
+	check_exit "$mode: preload exits 0" 0
+	a=$(stacks "$ML_OUT")
+	ml "$mode-uprobe" --no-preload -c "./build/targets/leaky $mode"
+	check_exit "$mode: --no-preload exits 0" 0
+	b=$(stacks "$ML_OUT")
+	check_eq "$mode: preload and uprobe reports are identical" "$b" "$a"
+}
+
+for m in direct calloc strdup memalign realloc mmap threads none mixed; do
+	same_report "$m"
+done
+
+# A thread whose batch is pending when it exits (threads mode: 25 each)
+ml threads-exit -c "./build/targets/leaky threads"
+check_stack "threads: exited threads' batches arrive" "$ML_OUT" 100000 100 \
+	"$(frame thread_leak leaky leaky.c "$(line_of leaky.c thread)")"
+
+# Thread B frees what A allocated while A gets the same address back
+for i in 1 2 3; do
+	ml contend-$i -c "./build/targets/preloadt contend"
+	check_exit "contend $i: exits 0" 0
+	check_nstacks "contend $i: one stack, nothing invented" "$ML_OUT" 1
+	check_stack "contend $i: exactly the 5000 kept blocks" "$ML_OUT" 320000 5000 \
+		"$(frame contend preloadt preloadt.c "$(line_of preloadt.c contend)")"
+done
+
+# A report while the target sleeps with frees still in its batch: no
+# periodic flush, only memleak's request
+MEMLEAK_PRELOAD_PERIOD_MS=0 ml live -c "./build/targets/preloadt live" 1
+check_stack_in "live: the report at 1 s shows the 10 blocks left, no freed one" \
+	"$ML_OUT" 1 1000 10 "$(frame live preloadt preloadt.c "$(line_of preloadt.c live)")"
+check_nstacks "live: one stack at 1 s" "$ML_OUT" 1 1
+
+# Sampling: 40 MB kept in 21000 blocks, estimated within 10 %
+MEMLEAK_PRELOAD_SEED=42 ml bulk --sample-bytes 16k -c "./build/targets/preloadt bulk"
+check_exit "bulk: exits 0" 0
+total=$(stacks "$ML_OUT" | awk '{ b += $1 } END { print b + 0 }')
+if awk -v t="$total" 'BEGIN { exit !(t > 0.9 * 40000000 && t < 1.1 * 40000000) }'; then
+	pass "bulk: sampled estimate $total within 10% of 40000000"
+else
+	fail "bulk: sampled estimate $total not within 10% of 40000000"
+	ml_context
+fi
+
+# A static program cannot load it: libc uprobes, with a note
+ml static -c "./build/targets/leaky-static direct"
+check_exit "static: exits 0" 0
+check_grep "static: says why the preload library is not used" \
+	"statically linked.*libc uprobes" "$ML_ERR"
+
+finish
