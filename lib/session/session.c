@@ -16,6 +16,7 @@
 #include "session/session.h"
 #include "analysis/kernel.h"
 #include "source/kmem.h"
+#include "source/tracefs.h"
 #include "symbol/kallsyms.h"
 #include "symbol/maps.h"
 #include "symbol/symbolize.h"
@@ -201,6 +202,9 @@ static int open_source(struct ml_session *s)
 			cfg.exe = ml_find_program(argv[0], getenv("PATH"));
 		ml_argv_free(argv);
 	}
+	/* What a run that died left in tracefs goes, whichever source runs. */
+	if (ml_tracefs_ready() == 0)
+		ml_tracefs_clean_stale();
 	if (s->preload_lib)
 		s->src.ops = &ml_preload_source;
 	else if (!s->o->kernel)
