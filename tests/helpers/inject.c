@@ -4,6 +4,8 @@
  * has its --inject: load LIB into PID and redirect the allocator to it.
  *
  *   inject [-H] PID LIB [SYMBOL...]
+ *   inject -T PID                   trace PID (a stand-in for a debugger)
+ *                                   until SIGTERM, after printing "tracing"
  *
  * Prints "injected tid=T syscall=N threads=N objects=N slots=N missing=N
  * us=N" (the borrowed thread, the system call it was in or -1, threads
@@ -12,6 +14,7 @@
  * undoes the redirection and prints "undone".  Errors go to stderr, exit 1.
  */
 #include <signal.h>
+#include <sys/ptrace.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +39,20 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int sig, ret;
 
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (argc == 3 && !strcmp(argv[1], "-T")) {
+		if (ptrace(PTRACE_SEIZE, atoi(argv[2]), 0, 0)) {
+			perror("inject: PTRACE_SEIZE");
+			return 1;
+		}
+		printf("tracing\n");
+		fflush(stdout);
+		sigwait(&set, &sig);
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "-H")) {
 		hold = true;
 		argc--;
@@ -47,10 +64,6 @@ int main(int argc, char **argv)
 	}
 	if (argc > 3)
 		syms = (const char *const *)argv + 3;
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGTERM);
-	sigprocmask(SIG_BLOCK, &set, NULL);
 	t0 = ml_now_ns();
 	ret = ml_inject_library(atoi(argv[1]), argv[2], syms, &inj, err, sizeof(err));
 	if (ret) {

@@ -4,6 +4,8 @@
  *
  *   injectee LIB loop [THREADS]   allocate in a loop (in THREADS workers,
  *                                 or in main with none) until SIGTERM
+ *   injectee LIB churn THREADS    THREADS threads that keep creating
+ *                                 short-lived allocating threads
  *   injectee LIB read             block in read(0); on a line, report
  *   injectee LIB sleep SECONDS    block in nanosleep(); then report
  *
@@ -20,6 +22,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +141,26 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static void *short_lived(void *arg)
+{
+	for (int i = 0; i < 100; i++)
+		free(malloc(16));
+	return NULL;
+}
+
+/* Threads come and go all the time: the injector must stop them all. */
+static void *spawner(void *arg)
+{
+	pthread_t t;
+
+	for (;;) {
+		if (pthread_create(&t, NULL, short_lived, NULL) == 0)
+			pthread_join(t, NULL);
+		usleep(500);
+	}
+	return NULL;
+}
+
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
@@ -146,14 +169,14 @@ static void on_signal(int sig)
 		quit = 1;
 }
 
-static int loop_mode(int threads)
+static int loop_mode(int threads, bool churn)
 {
 	struct timespec tick = { 0, 10000000 };
 	pthread_t t;
 
-	nr_workers = threads;
+	nr_workers = churn ? 0 : threads;	/* churn: main probes alone */
 	for (long i = 1; i <= threads; i++)
-		if (pthread_create(&t, NULL, worker, (void *)i))
+		if (pthread_create(&t, NULL, churn ? spawner : worker, (void *)i))
 			return 2;
 	say("ready\n");
 	for (int i = 0; !quit; i++) {
@@ -229,8 +252,12 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[2], "loop")) {
 		int n = argc > 3 ? atoi(argv[3]) : 0;
 
-		return loop_mode(n < 0 ? 0 : n > MAX_THREADS ? MAX_THREADS : n);
+		return loop_mode(n < 0 ? 0 : n > MAX_THREADS ? MAX_THREADS : n,
+				 false);
 	}
+	if (!strcmp(argv[2], "churn") && argc > 3 && atoi(argv[3]) > 0)
+		return loop_mode(atoi(argv[3]) > MAX_THREADS ? MAX_THREADS :
+				 atoi(argv[3]), true);
 	if (!strcmp(argv[2], "read"))
 		return read_mode();
 	if (!strcmp(argv[2], "sleep") && argc > 3)
