@@ -8,7 +8,8 @@
  * countalloc_allocs/countalloc_frees: calls from every thread;
  * countalloc_thread_calls: the calling thread's (allocations and frees),
  * initial-exec TLS so that counting never allocates (dynamic TLS would,
- * from malloc: a loop).
+ * from malloc: a loop).  Built with -DCOUNTALLOC_FORWARD_ONLY it counts
+ * nothing (bench/inject.sh: the cost of the redirection alone).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,8 +29,11 @@ unsigned long countalloc_frees;
 __thread unsigned long countalloc_thread_calls
 	__attribute__((tls_model("initial-exec")));
 
-static void count(void)
+static inline void count(void)
 {
+#ifdef COUNTALLOC_FORWARD_ONLY
+	return;
+#endif
 	__atomic_fetch_add(&countalloc_allocs, 1, __ATOMIC_RELAXED);
 	countalloc_thread_calls++;
 }
@@ -42,8 +46,10 @@ void *malloc(size_t size)
 
 void free(void *p)
 {
+#ifndef COUNTALLOC_FORWARD_ONLY
 	__atomic_fetch_add(&countalloc_frees, 1, __ATOMIC_RELAXED);
 	countalloc_thread_calls++;
+#endif
 	__libc_free(p);
 }
 
