@@ -1019,7 +1019,7 @@ int ml_inject_library(pid_t pid, const char *so_path,
 	};
 	struct ctx c = { .pid = pid, .memfd = -1, .err = err, .errlen = errlen };
 	uint64_t fns[ARRAY_SIZE(libc_names)], dl[2], errno_addr = 0, handle;
-	uint64_t ldso_base, *defs = NULL;
+	uint64_t ldso_base, *defs = NULL, t0;
 	struct object *objs = NULL, *libc, *ldso;
 	size_t nobj = 0;
 	int nsym, ret, saved_errno = 0, tries;
@@ -1069,6 +1069,7 @@ int ml_inject_library(pid_t pid, const char *so_path,
 	ldso_base = at_base(pid);
 	ldso = find_addr(objs, nobj, ldso_base);
 
+	t0 = ml_now_ns();
 	ret = stop_all(&c);
 	if (ret)
 		goto detach;
@@ -1097,6 +1098,8 @@ int ml_inject_library(pid_t pid, const char *so_path,
 		if (ret)
 			goto detach;
 	}
+	ml_debug("inject: %zu threads stopped in %llu us, %d rounds to a safe "
+		 "point", nr_stopped(&c), (ml_now_ns() - t0) / 1000ULL, tries);
 	ret = save_thread(&c);
 	if (ret)
 		goto detach;
@@ -1113,6 +1116,7 @@ int ml_inject_library(pid_t pid, const char *so_path,
 			errno_addr = 0;
 	}
 	resume_all(&c, c.tid);
+	t0 = ml_now_ns();
 	ret = remote_call(&c, "dlopen()", fns[0], 0, RTLD_NOW, so_path, &handle);
 	if (!ret && !handle) {
 		char msg[512] = "";
@@ -1127,6 +1131,8 @@ int ml_inject_library(pid_t pid, const char *so_path,
 		stop_known(&c);
 		goto restore;
 	}
+	ml_debug("inject: dlopen() returned %#llx in %llu us",
+		 (unsigned long long)handle, (ml_now_ns() - t0) / 1000ULL);
 	ret = stop_all(&c);
 	if (ret)
 		goto restore;
@@ -1165,7 +1171,13 @@ int ml_inject_library(pid_t pid, const char *so_path,
 			goto restore;
 		}
 	}
+	t0 = ml_now_ns();
 	ret = patch_gots(&c, symbols, defs, inj->bias, ldso_base, inj);
+	ml_debug("inject: %zu GOT slots of %u objects patched in %llu us",
+		 inj->nr_patches, inj->nr_objects, (ml_now_ns() - t0) / 1000ULL);
+	/* all or nothing: a caller with an error has nothing to undo */
+	for (size_t i = 0; ret && i < inj->nr_patches; i++)
+		poke(&c, inj->patches[i].slot, &inj->patches[i].old, 8);
 
 restore:
 	if (errno_addr)

@@ -3,7 +3,7 @@
  * Drive lib/target/inject.c from the tests (test-inject.sh) until memleak
  * has its --inject: load LIB into PID and redirect the allocator to it.
  *
- *   inject [-H] PID LIB [SYMBOL...]
+ *   inject [-v] [-H] PID LIB [SYMBOL...]   (-v: timings of each step)
  *   inject -T PID                   trace PID (a stand-in for a debugger)
  *                                   until SIGTERM, after printing "tracing"
  *
@@ -52,6 +52,11 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		sigwait(&set, &sig);
 		return 0;
+	}
+	if (argc > 1 && !strcmp(argv[1], "-v")) {
+		ml_verbose = 1;
+		argc--;
+		argv++;
 	}
 	if (argc > 1 && !strcmp(argv[1], "-H")) {
 		hold = true;
