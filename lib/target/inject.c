@@ -1013,6 +1013,16 @@ int ml_inject_library(pid_t pid, const char *so_path,
 		      const char *const *symbols, struct ml_inject *inj,
 		      char *err, size_t errlen)
 {
+	return ml_inject_library_hook(pid, so_path, symbols, NULL, NULL, inj,
+				      err, errlen);
+}
+
+int ml_inject_library_hook(pid_t pid, const char *so_path,
+			   const char *const *symbols,
+			   int (*before_patch)(pid_t pid, uint64_t bias, void *arg),
+			   void *arg, struct ml_inject *inj, char *err,
+			   size_t errlen)
+{
 #ifdef __x86_64__
 	static const char *const libc_names[] = {
 		"dlopen", "dlerror", "__errno_location", "__libc_dlopen_mode",
@@ -1168,6 +1178,14 @@ int ml_inject_library(pid_t pid, const char *so_path,
 		if (inj->missing == nsym) {
 			ret = fail(&c, -ENOENT, "%s defines none of the symbols "
 				   "to redirect", so_path);
+			goto restore;
+		}
+	}
+	if (before_patch) {
+		ret = before_patch(pid, inj->bias, arg);
+		if (ret) {
+			fail(&c, ret, "cannot configure %s in process %d: %s",
+			     so_path, pid, strerror(-ret));
 			goto restore;
 		}
 	}

@@ -52,6 +52,18 @@ int ml_inject_library(pid_t pid, const char *so_path,
 		      char *err, size_t errlen);
 
 /*
+ * The same, with @before_patch(@pid, load bias, @arg) called once the
+ * library is loaded and before anything points at it, every thread still
+ * stopped: the moment to configure the library.  Non-zero from it undoes
+ * nothing yet done and fails the injection with that value.
+ */
+int ml_inject_library_hook(pid_t pid, const char *so_path,
+			   const char *const *symbols,
+			   int (*before_patch)(pid_t pid, uint64_t bias, void *arg),
+			   void *arg, struct ml_inject *inj, char *err,
+			   size_t errlen);
+
+/*
  * Write the old values of the slots back (stopping the threads again), so
  * the process allocates from libc directly once more; slots that changed
  * since are left alone.  Blocks the library handed out are glibc blocks:
