@@ -430,24 +430,6 @@ static struct object *find_addr(struct object *o, size_t n, uint64_t addr)
 	return NULL;
 }
 
-/* ld.so's load address, from the auxiliary vector. */
-static uint64_t at_base(pid_t pid)
-{
-	char path[64];
-	uint64_t av[2], base = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fread(av, sizeof(av), 1, f) == 1 && av[0] != AT_NULL)
-		if (av[0] == AT_BASE)
-			base = av[1];
-	fclose(f);
-	return base;
-}
-
 /* Dynamic symbol values of @o, relocated; -errno if it cannot be read. */
 static int object_syms(pid_t pid, const struct object *o,
 		       const char *const *names, int n, uint64_t *values)
@@ -1076,7 +1058,7 @@ int ml_inject_library_hook(pid_t pid, const char *so_path,
 			   "older than 2.34 without libdl loaded?)", libc->path, pid);
 		goto out;
 	}
-	ldso_base = at_base(pid);
+	ldso_base = ml_proc_auxv(pid, AT_BASE);
 	ldso = find_addr(objs, nobj, ldso_base);
 
 	t0 = ml_now_ns();

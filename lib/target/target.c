@@ -144,24 +144,6 @@ int ml_target_attach(struct ml_target *t, pid_t pid)
 	return 0;
 }
 
-/* The program's entry point after relocation, from its auxiliary vector. */
-static uint64_t entry_point(pid_t pid)
-{
-	char path[64];
-	uint64_t av[2], entry = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fread(av, sizeof(av), 1, f) == 1 && av[0] != AT_NULL)
-		if (av[0] == AT_ENTRY)
-			entry = av[1];
-	fclose(f);
-	return entry;
-}
-
 /*
  * At the execve stop only the program and ld.so are mapped.  An int3 at the
  * entry point stops the program again once ld.so has mapped its libraries
@@ -173,7 +155,7 @@ static void set_entry_breakpoint(struct ml_target *t)
 
 	if (!t->at_entry)
 		return;
-	t->entry = entry_point(t->pid);
+	t->entry = ml_proc_auxv(t->pid, AT_ENTRY);
 	if (!t->entry)
 		return;
 	errno = 0;

@@ -50,26 +50,21 @@ static long kslot_blocks(const struct ml_tracker *t, struct ml_block **out)
 	for (uint64_t i = 0; i < t->nr_kslots; i++) {
 		const volatile struct ml_kslot *s = &t->kslots[i];
 		const volatile uint64_t *k = &t->kkeys[i];
-		struct ml_block *b;
+		struct ml_alloc_info v;
 		uint64_t key = *k;
 
 		if (key == 0 || key == ML_KSLOT_FREED || key == ML_KSLOT_BUSY)
 			continue;
+		v = (struct ml_alloc_info){
+			.size = s->size, .bytes_req = s->bytes_req,
+			.call_site = s->call_site, .cache = s->cache,
+			.timestamp_ns = s->timestamp_ns, .stack_id = s->stack_id,
+			.pid = s->pid, .gfp = s->gfp, .kind = s->kind,
+			.order = s->order,
+		};
 		if (n == cap)
 			blocks = xrealloc(blocks, (cap *= 2) * sizeof(*blocks));
-		b = &blocks[n];
-		memset(b, 0, sizeof(*b));
-		b->addr = key;
-		b->size = s->size;
-		b->bytes_req = s->bytes_req;
-		b->call_site = s->call_site;
-		b->cache = s->cache;
-		b->timestamp_ns = s->timestamp_ns;
-		b->stack_id = s->stack_id;
-		b->pid = s->pid;
-		b->gfp = s->gfp;
-		b->kind = s->kind;
-		b->order = s->order;
+		to_block(&blocks[n], key, &v);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (*k == key)
 			n++;

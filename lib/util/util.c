@@ -148,3 +148,20 @@ bool ml_pid_alive(int pid)
 {
 	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
+
+uint64_t ml_proc_auxv(int pid, uint64_t type)
+{
+	char path[64];
+	uint64_t av[2], val = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fread(av, sizeof(av), 1, f) == 1 && av[0] != 0 /* AT_NULL */)
+		if (av[0] == type)
+			val = av[1];
+	fclose(f);
+	return val;
+}

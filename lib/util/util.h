@@ -34,6 +34,9 @@ bool ml_parse_u64(const char *s, uint64_t min, uint64_t max, bool suffixes,
 /* Monotonic clock in ns: the clock bpf_ktime_get_ns() uses. */
 uint64_t ml_now_ns(void);
 
+/* Entry @type (AT_ENTRY, AT_BASE, ...) of process @pid's auxiliary vector, 0 if none. */
+uint64_t ml_proc_auxv(int pid, uint64_t type);
+
 /* True when @pid names a live process. */
 bool ml_pid_alive(int pid);
 
