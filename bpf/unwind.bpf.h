@@ -65,8 +65,12 @@ struct ml_ustack {
 	__u64 ips[ML_MAX_STACK_DEPTH];
 };
 
+/*
+ * By sequential id, so an array: no per-entry overhead nor allocation
+ * while tracing (an id is handed out once, below unwind_max_stacks).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct ml_ustack);
 	__uint(max_entries, 1);

@@ -195,8 +195,8 @@ static int kmem_open(struct ml_source *src, const struct ml_source_config *cfg)
 	 * our own kmalloc probe and trace its own refills.
 	 */
 	bpf_map__set_map_flags(skel->maps.allocs, 0);
-	if (cfg->max_allocs)
-		bpf_map__set_max_entries(skel->maps.allocs, cfg->max_allocs);
+	bpf_map__set_max_entries(skel->maps.allocs, cfg->max_allocs ?
+				 cfg->max_allocs : ML_KALLOCS_DEFAULT);
 	/*
 	 * Kernel stacks are shorter than user ones and far more varied: a
 	 * larger map of shorter stacks (fewer hash collisions).

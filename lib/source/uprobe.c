@@ -220,8 +220,9 @@ static void set_config(struct uprobe_bpf *skel, const struct ml_source_config *c
 	skel->rodata->stack_flags = BPF_F_USER_STACK;
 	skel->rodata->collect_stacks = cfg->call_graph != ML_CG_NONE;
 	skel->rodata->keep_combined = cfg->combined;
-	if (cfg->max_allocs)
-		bpf_map__set_max_entries(skel->maps.allocs, cfg->max_allocs);
+	/* Not preallocated: a block costs memory while it is outstanding. */
+	bpf_map__set_max_entries(skel->maps.allocs, cfg->max_allocs ?
+				 cfg->max_allocs : ML_ALLOCS_DEFAULT);
 	if (cfg->stack_map_size)
 		bpf_map__set_max_entries(skel->maps.stack_traces, cfg->stack_map_size);
 	if (use_dwarf(cfg)) {
@@ -236,6 +237,12 @@ static void set_config(struct uprobe_bpf *skel, const struct ml_source_config *c
 		bpf_map__set_max_entries(skel->maps.unwind_ids, stacks);
 		bpf_map__set_max_entries(skel->maps.stack_traces, 1);
 	}
+	/*
+	 * Per-stack totals: one per stack the stack map can hold, and the
+	 * few negative ids of stacks not collected or lost.
+	 */
+	stacks = cfg->stack_map_size ? cfg->stack_map_size : ML_STACK_MAP_DEFAULT;
+	bpf_map__set_max_entries(skel->maps.combined, cfg->combined ? stacks + 64 : 1);
 	if (!cfg->trace)
 		bpf_map__set_max_entries(skel->maps.events, 4096);
 }
