@@ -108,14 +108,17 @@ clean:
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-# bench: the cost per traced allocation (bench/bench.sh) and the kernel-mode
-# overhead against bcc's memleak (bench/kernel.sh); root, BPF.  Not a test.
+# bench: the cost per traced allocation (bench/bench.sh), the kernel-mode
+# overhead against bcc's memleak (bench/kernel.sh), and millions of blocks
+# over 50,000 stacks (bench/scale.sh); root, BPF.  Not a test.
 $(OUT)/mallocbench: bench/mallocbench.c
 	@mkdir -p $(OUT)
 	$(CC) -g -O2 -fomit-frame-pointer -fno-optimize-sibling-calls -Wall $< -o $@
 
 bench: memleak $(OUT)/mallocbench
+	$(MAKE) -C tests/targets
 	bash bench/bench.sh $(BENCH_ARGS)
 	bash bench/kernel.sh $(KBENCH_ARGS)
+	bash bench/scale.sh $(SBENCH_ARGS)
 
 .PHONY: bench

@@ -31,7 +31,7 @@ static volatile sig_atomic_t go;
 
 static void __attribute__((noinline)) leaf(void)
 {
-	blocks[nblocks++] = malloc(BLOCK_SIZE);
+	blocks[nblocks++] = malloc(BLOCK_SIZE);	/* CALL: malloc */
 }
 
 static void __attribute__((noinline)) descend(int level, unsigned long k)
