@@ -46,6 +46,14 @@ check_eq "report: a chain is leaf, 9 descend frames, main" \
 check_grep "report: the leaf frame is the malloc call" \
 	"^            ---$(frame leaf scale $L "$(call_of $L malloc)")$" "$REPORT"
 
+# ---------------------------------------------------------------- fp stacks
+# Frame-pointer stacks are stored by hash too: no two share a slot.
+ml fp --call-graph fp -c "$S 100000 $STACKS"
+check_exit "--call-graph fp: exits 0" 0
+check_no_grep "--call-graph fp: $STACKS stacks, none lost" "$RE_LOST" "$ML_OUT"
+check_sizes "--call-graph fp: 2 blocks a stack" "$ML_OUT" \
+	"32 2,32 2,32 2,32 2,32 2,32 2,32 2,32 2,32 2,32 2"
+
 # ---------------------------------------------------------------- capacities
 ml blocks -o 0 --max-blocks 1000 -c "$S 1500 10"
 check_exit "--max-blocks 1000: exits 0" 0
