@@ -122,16 +122,19 @@ clean:
 .SECONDARY:
 
 # bench: the cost per traced allocation (bench/bench.sh), the kernel-mode
-# overhead against bcc's memleak (bench/kernel.sh) and the cost of an
-# injection (bench/inject.sh); root, BPF.  Not a test.
+# overhead against bcc's memleak (bench/kernel.sh), the cost of an
+# injection (bench/inject.sh) and millions of blocks over 50,000 stacks
+# (bench/scale.sh); root, BPF.  Not a test.
 $(OUT)/mallocbench: bench/mallocbench.c
 	@mkdir -p $(OUT)
 	$(CC) -g -O2 -fomit-frame-pointer -fno-optimize-sibling-calls -Wall $< -o $@
 
 bench: memleak $(OUT)/mallocbench
+	$(MAKE) -C tests/targets
 	bash bench/bench.sh $(BENCH_ARGS)
 	bash bench/kernel.sh $(KBENCH_ARGS)
 	bash bench/inject.sh $(IBENCH_ARGS)
+	bash bench/scale.sh $(SBENCH_ARGS)
 
 # bench/inject.sh alone: the time an injection takes, a redirected malloc's cost
 bench-inject: memleak

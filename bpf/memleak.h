@@ -14,7 +14,19 @@
 
 #define ML_MAX_STACK_DEPTH	127
 #define ML_KSTACK_DEPTH		64	/* kernel stacks: frames kept */
-#define ML_STACK_MAP_DEFAULT	(1 << 14)	/* stacks kept (user) */
+/*
+ * Capacities, set from user space before load (--max-allocs,
+ * --stack-map-size).  Outstanding blocks: the allocs map is not
+ * preallocated, so a block costs kernel memory only while it is
+ * outstanding; what the capacity costs up front is the hash map's bucket
+ * array, 16 bytes per power-of-two bucket (8M: 128 MiB), the same for 5M as
+ * for 8M.  Stacks: 1016 bytes each, preallocated (64 MiB for 64Ki).
+ * Kernel allocations: the allocs map is preallocated (lib/source/kmem.c),
+ * about 120 bytes a block whether used or not, hence a smaller default.
+ */
+#define ML_ALLOCS_DEFAULT	(1 << 23)	/* outstanding blocks kept (user) */
+#define ML_KALLOCS_DEFAULT	(1 << 20)	/* outstanding blocks kept (kernel) */
+#define ML_STACK_MAP_DEFAULT	(1 << 16)	/* stacks kept (user) */
 #define ML_KSTACK_MAP_DEFAULT	(1 << 16)	/* stacks kept (kernel) */
 #define ML_COMM_LEN		16
 

@@ -71,7 +71,8 @@ static __always_inline void count(__u32 which)
  * The one place where a stack is captured.  User stacks are unwound with
  * the DWARF unwinder (bpf/unwind.bpf.h) when user space set dwarf_unwind
  * (--call-graph dwarf, the default), otherwise walked by the kernel along
- * frame pointers.
+ * frame pointers: user stacks then stored as unwound ones are
+ * (fp_user_stacks), kernel stacks in stack_traces.
  */
 static __always_inline __s32 capture_stack(void *ctx)
 {
@@ -81,6 +82,8 @@ static __always_inline __s32 capture_stack(void *ctx)
 		return ML_STACK_NONE;
 	if (dwarf_unwind && (stack_flags & BPF_F_USER_STACK))
 		return ml_unwind_user_stack(ctx);
+	if (fp_user_stacks && (stack_flags & BPF_F_USER_STACK))
+		return ml_fp_user_stack(ctx);
 	id = bpf_get_stackid(ctx, &stack_traces, stack_flags);
 
 	if (id < 0)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "analysis/aggregate.h"
+#include "util/sort.h"
 #include "util/util.h"
 
 int ml_sort_parse(const char *s)
@@ -81,29 +82,12 @@ static uint64_t group_key(const struct ml_block *b, enum ml_group_key group)
 	}
 }
 
-struct keyed {
-	uint64_t key;
-	size_t idx;
-};
-
-static const struct ml_block *sort_blocks;
-
-static int by_key_then_addr(const void *a, const void *b)
-{
-	const struct keyed *x = a, *y = b;
-	uint64_t ax = sort_blocks[x->idx].addr, ay = sort_blocks[y->idx].addr;
-
-	if (x->key != y->key)
-		return x->key < y->key ? -1 : 1;
-	return ax < ay ? -1 : ax > ay;
-}
-
 void ml_aggregate_blocks_by(struct ml_block *blocks, size_t n, uint64_t now_ns,
 			    uint64_t min_age_ns, enum ml_group_key group,
 			    enum ml_sort sort, struct ml_report *out)
 {
 	struct ml_block *sorted;
-	struct keyed *k;
+	struct ml_sort_rec *k;
 	size_t kept = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -126,14 +110,15 @@ void ml_aggregate_blocks_by(struct ml_block *blocks, size_t n, uint64_t now_ns,
 		blocks[kept++] = *b;
 	}
 
-	k = xcalloc(kept ? kept : 1, sizeof(*k));
+	/* By group, then address: a radix sort, linear in the blocks. */
+	k = xmalloc((kept ? kept : 1) * sizeof(*k));
 	for (size_t i = 0; i < kept; i++) {
 		k[i].key = group_key(&blocks[i], group);
+		k[i].sub = blocks[i].addr;
 		k[i].idx = i;
 	}
-	sort_blocks = blocks;
-	qsort(k, kept, sizeof(*k), by_key_then_addr);
-	sorted = xcalloc(kept ? kept : 1, sizeof(*sorted));
+	ml_sort_recs(k, kept);
+	sorted = xmalloc((kept ? kept : 1) * sizeof(*sorted));
 	for (size_t i = 0; i < kept; i++)
 		sorted[i] = blocks[k[i].idx];
 	free(blocks);

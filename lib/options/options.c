@@ -50,6 +50,7 @@ static const struct option long_opts[] = {
 	{ "sort", required_argument, NULL, OPT_SORT },
 	{ "symbols-prefix", required_argument, NULL, OPT_SYMBOLS_PREFIX },
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
+	{ "max-blocks", required_argument, NULL, OPT_MAX_ALLOCS },
 	{ "stack-map-size", required_argument, NULL, OPT_STACK_MAP_SIZE },
 	{ "kernel", no_argument, NULL, OPT_KERNEL },
 	{ "cgroup", required_argument, NULL, OPT_CGROUP },
@@ -182,8 +183,8 @@ int ml_parse_options_flags(int argc, char **argv, struct ml_opts *o,
 	o->max_size = UINT64_MAX;
 	o->interval = 5;
 	o->sort = ML_SORT_SIZE;
-	o->max_allocs = 1 << 20;
-	o->stack_map_size = 1 << 14;
+	o->max_allocs = 0;	/* the source's default */
+	o->stack_map_size = ML_STACK_MAP_DEFAULT;
 	if (record) {
 		size_t n = 0;
 

@@ -10,6 +10,7 @@
 #include "symbol/kallsyms.h"
 #include "symbol/maps.h"
 #include "symbol/symbolize.h"
+#include "util/sort.h"
 #include "util/util.h"
 
 #define MAX_INLINE 16
@@ -159,13 +160,23 @@ static int cmp_total(const void *a, const void *b)
 	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
 }
 
-static int cmp_block_stack(const void *a, const void *b)
+/* @b by stack, then address (a radix sort: millions of blocks). */
+static void sort_by_stack(struct ml_block *b, size_t n)
 {
-	const struct ml_block *x = a, *y = b;
+	struct ml_sort_rec *k = xmalloc((n + 1) * sizeof(*k));
+	struct ml_block *tmp = xmalloc((n + 1) * sizeof(*tmp));
 
-	if (x->stack_id != y->stack_id)
-		return x->stack_id < y->stack_id ? -1 : 1;
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
+	for (size_t i = 0; i < n; i++) {
+		k[i].key = ml_sort_signed(b[i].stack_id);
+		k[i].sub = b[i].addr;
+		k[i].idx = i;
+	}
+	ml_sort_recs(k, n);
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = b[k[i].idx];
+	memcpy(b, tmp, n * sizeof(*b));
+	free(tmp);
+	free(k);
 }
 
 static enum ml_rsort sort_key;
@@ -352,8 +363,7 @@ int ml_rmodel_build(struct ml_rmodel *m, const struct ml_recording *rec,
 				continue;
 			b[nb++] = *x;
 		}
-		if (nb)
-			qsort(b, nb, sizeof(*b), cmp_block_stack);
+		sort_by_stack(b, nb);
 		m->v = xcalloc(nb + 1, sizeof(*m->v));
 		for (size_t i = 0, j; i < nb; i = j) {
 			struct ml_rentry *e = &m->v[m->n++];

@@ -384,7 +384,7 @@ static int ftrace_open(struct ml_source *src, const struct ml_source_config *cfg
 	p->stack_id = ev ? ev->id : -1;
 	p->ncpus = sysconf(_SC_NPROCESSORS_CONF);
 	p->pending = xcalloc(p->ncpus, sizeof(*p->pending));
-	p->tab = ml_table_new(cfg->max_allocs);
+	p->tab = ml_table_new(cfg->max_allocs ? cfg->max_allocs : ML_KALLOCS_DEFAULT);
 	ml_table_bind(p->tab, &src->tracker);
 	src->tracker.kernel = true;
 	src->tracker.allocs_fd = src->tracker.stacks_fd = src->tracker.combined_fd = -1;

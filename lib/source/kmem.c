@@ -224,7 +224,8 @@ static int kmem_open(struct ml_source *src, const struct ml_source_config *cfg)
 	 * inside our own kmalloc probe.
 	 */
 	bits = 1;
-	while ((1ULL << bits) < 2ULL * (cfg->max_allocs ? cfg->max_allocs : 1 << 20))
+	while ((1ULL << bits) < 2ULL * (cfg->max_allocs ? cfg->max_allocs :
+					 ML_KALLOCS_DEFAULT))
 		bits++;
 	skel->rodata->kslot_bits = bits;
 	bpf_map__set_max_entries(skel->maps.kkeys, 1U << bits);

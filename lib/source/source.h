@@ -21,7 +21,9 @@ struct ml_source_config {
 	uint64_t min_size, max_size;
 	uint32_t sample_rate;
 	bool trace;			/* -t: per-event ring buffer records */
-	uint32_t max_allocs;		/* capacity of the outstanding-block map */
+	uint32_t max_allocs;		/* capacity of the outstanding-block map
+					   (0: ML_ALLOCS_DEFAULT, kernel
+					   ML_KALLOCS_DEFAULT) */
 	uint32_t stack_map_size;	/* capacity of the stack map */
 	int call_graph;			/* enum ml_call_graph */
 	bool combined;			/* keep per-stack totals (--combined-only) */

@@ -220,22 +220,34 @@ static void set_config(struct uprobe_bpf *skel, const struct ml_source_config *c
 	skel->rodata->stack_flags = BPF_F_USER_STACK;
 	skel->rodata->collect_stacks = cfg->call_graph != ML_CG_NONE;
 	skel->rodata->keep_combined = cfg->combined;
-	if (cfg->max_allocs)
-		bpf_map__set_max_entries(skel->maps.allocs, cfg->max_allocs);
-	if (cfg->stack_map_size)
-		bpf_map__set_max_entries(skel->maps.stack_traces, cfg->stack_map_size);
-	if (use_dwarf(cfg)) {
-		/* User stacks unwound with unwind tables: bpf/unwind.bpf.h. */
-		skel->rodata->dwarf_unwind = true;
-		bpf_map__set_max_entries(skel->maps.unwind_rows,
-					 ML_UNWIND_ROWS_DEFAULT);
-		stacks = cfg->stack_map_size ? cfg->stack_map_size :
-			 ML_STACK_MAP_DEFAULT;
+	/* Not preallocated: a block costs memory while it is outstanding. */
+	bpf_map__set_max_entries(skel->maps.allocs, cfg->max_allocs ?
+				 cfg->max_allocs : ML_ALLOCS_DEFAULT);
+	stacks = cfg->stack_map_size ? cfg->stack_map_size : ML_STACK_MAP_DEFAULT;
+	/*
+	 * Stacks, unwound (bpf/unwind.bpf.h) or walked along frame pointers,
+	 * are stored by the hash of their frames under sequential ids: none
+	 * lost until @stacks distinct ones are held.
+	 */
+	bpf_map__set_max_entries(skel->maps.stack_traces, 1);
+	if (cfg->call_graph != ML_CG_NONE) {
 		skel->rodata->unwind_max_stacks = stacks;
 		bpf_map__set_max_entries(skel->maps.unwind_stacks, stacks);
 		bpf_map__set_max_entries(skel->maps.unwind_ids, stacks);
-		bpf_map__set_max_entries(skel->maps.stack_traces, 1);
 	}
+	if (use_dwarf(cfg)) {
+		/* User stacks unwound with unwind tables. */
+		skel->rodata->dwarf_unwind = true;
+		bpf_map__set_max_entries(skel->maps.unwind_rows,
+					 ML_UNWIND_ROWS_DEFAULT);
+	} else {
+		skel->rodata->fp_user_stacks = true;
+	}
+	/*
+	 * Per-stack totals: one per stack the stack map can hold, and the
+	 * few negative ids of stacks not collected or lost.
+	 */
+	bpf_map__set_max_entries(skel->maps.combined, cfg->combined ? stacks + 64 : 1);
 	if (!cfg->trace)
 		bpf_map__set_max_entries(skel->maps.events, 4096);
 }
@@ -351,10 +363,9 @@ static int uprobe_open(struct ml_source *src, const struct ml_source_config *cfg
 		return err;
 	}
 	src->tracker.allocs_fd = bpf_map__fd(p->skel->maps.allocs);
-	src->tracker.stacks_fd = bpf_map__fd(p->skel->maps.stack_traces);
+	src->tracker.stacks_fd = bpf_map__fd(p->skel->maps.unwind_stacks);
 	if (use_dwarf(cfg)) {
 		/* Tables for what the target maps, or will map once exec'd. */
-		src->tracker.stacks_fd = bpf_map__fd(p->skel->maps.unwind_stacks);
 		p->unwinder = ml_unwinder_new(bpf_map__fd(p->skel->maps.unwind_rows),
 					      bpf_map__fd(p->skel->maps.unwind_modules),
 					      ML_UNWIND_ROWS_DEFAULT);
