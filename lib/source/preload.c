@@ -160,14 +160,16 @@ static int preload_open(struct ml_source *src, const struct ml_source_config *cf
 	skel->rodata->trace_events = cfg->trace;
 	skel->rodata->collect_stacks = cfg->call_graph != ML_CG_NONE;
 	skel->rodata->keep_combined = cfg->combined;
-	if (cfg->max_allocs)
-		bpf_map__set_max_entries(skel->maps.allocs, cfg->max_allocs);
+	bpf_map__set_max_entries(skel->maps.allocs, cfg->max_allocs ?
+				 cfg->max_allocs : ML_ALLOCS_DEFAULT);
 	/* Stacks arrive as frames: the unwinder's store, not its tables. */
 	stacks = cfg->stack_map_size ? cfg->stack_map_size : ML_STACK_MAP_DEFAULT;
 	skel->rodata->unwind_max_stacks = stacks;
 	bpf_map__set_max_entries(skel->maps.unwind_stacks, stacks);
 	bpf_map__set_max_entries(skel->maps.unwind_ids, stacks);
 	bpf_map__set_max_entries(skel->maps.stack_traces, 1);
+	/* Per-stack totals: one per stack, and the few negative ids. */
+	bpf_map__set_max_entries(skel->maps.combined, cfg->combined ? stacks + 64 : 1);
 	if (!cfg->trace)
 		bpf_map__set_max_entries(skel->maps.events, 4096);
 	err = preload_bpf__load(skel);
