@@ -61,7 +61,7 @@ static char *choose_preload(struct ml_session *s, const char *prog)
 
 	if (s->o->no_preload || s->o->kernel || s->o->obj)
 		return NULL;
-	why = ml_preload_unusable(prog);
+	why = ml_preload_unusable(prog, s->o->call_graph != ML_CG_NONE);
 	if (why) {
 		ml_note("%s: %s; tracing it with libc uprobes instead of the preload library",
 			prog, why);

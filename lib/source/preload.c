@@ -30,6 +30,7 @@
 #include "source/bpfobj.h"
 #include "source/elfsym.h"
 #include "options/options.h"
+#include "unwind/unwind.h"
 #include "util/util.h"
 #include "preload.skel.h"
 
@@ -74,8 +75,21 @@ char *ml_preload_find_lib(void)
 	return NULL;
 }
 
-const char *ml_preload_unusable(const char *prog)
+/* A file whose code only .debug_frame describes: stop the walk there. */
+static int debug_frame_visit(const char *file, void *arg)
 {
+	const char **found = arg;
+
+	if (!ml_unwind_debug_frame_only(file))
+		return 0;
+	*found = xstrdup(file);
+	return -1;
+}
+
+const char *ml_preload_unusable(const char *prog, bool stacks)
+{
+	static char why[PATH_MAX + 128];
+	const char *file = NULL;
 	struct stat st;
 	GElf_Ehdr eh;
 	bool interp = false;
@@ -107,7 +121,25 @@ const char *ml_preload_unusable(const char *prog)
 	}
 	elf_end(elf);
 	close(fd);
-	return interp ? NULL : "it is statically linked";
+	if (!interp)
+		return "it is statically linked";
+	/*
+	 * The library unwinds with libgcc, which reads .eh_frame only; code
+	 * built with -fno-asynchronous-unwind-tables has its frames in
+	 * .debug_frame, which the BPF unwinder of libc uprobes follows.
+	 */
+	if (!stacks || !ml_program_files(prog, debug_frame_visit, &file))
+		return NULL;
+	if (!strcmp(file, prog))
+		snprintf(why, sizeof(why), "%s", "some of its code has unwind "
+			 "information in .debug_frame only (the library's "
+			 "unwinder reads .eh_frame)");
+	else
+		snprintf(why, sizeof(why), "%s, which it loads, has unwind "
+			 "information in .debug_frame only (the library's "
+			 "unwinder reads .eh_frame)", file);
+	free((char *)file);
+	return why;
 }
 
 static int preload_open(struct ml_source *src, const struct ml_source_config *cfg)

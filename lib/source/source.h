@@ -81,9 +81,10 @@ extern const struct ml_source_ops ml_preload_source;
 char *ml_preload_find_lib(void);
 
 /*
- * Why @prog cannot load a preload library (statically linked, setuid or
- * setgid), or NULL if it can.
+ * Why @prog cannot be traced through a preload library (statically linked,
+ * setuid or setgid; with @stacks, code of it or of a library it needs that
+ * only .debug_frame describes), or NULL if it can.
  */
-const char *ml_preload_unusable(const char *prog);
+const char *ml_preload_unusable(const char *prog, bool stacks);
 
 #endif /* MEMLEAK_SOURCE_H */
