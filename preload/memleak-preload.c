@@ -28,6 +28,9 @@
  * With sample_bytes (memleak --sample-bytes N) only a Poisson sample of
  * the bytes is recorded, each sampled block with the weight of the
  * allocations it stands for; only the frees of sampled blocks are sent.
+ * An allocation that is not sampled costs a thread-local subtraction; a
+ * free, a look into a lock-free filter of the sampled blocks' addresses
+ * (most often: not there); neither takes a lock nor touches a batch.
  *
  * Nothing here may call malloc while recording: the per-thread state is
  * mmap()ed, TLS is initial-exec, and a per-thread guard sends calls made
@@ -111,8 +114,6 @@ struct ml_thread {
 	bool live;			/* a thread owns it */
 	struct ml_thread *next;		/* every state ever made */
 	uintptr_t stack_lo, stack_hi;	/* bounds for the frame walk */
-	uint64_t sample_left;		/* bytes until the next sample */
-	uint64_t rng;
 	uint32_t gen;			/* batch generation (pend[] validity) */
 	uint32_t sent_gen;		/* ctl.generation sent[] is for */
 	struct {
@@ -129,6 +130,14 @@ struct ml_thread {
 static TLS struct ml_thread *self;
 static TLS int guard;		/* inside the library: calls go straight through */
 static TLS bool thread_done;	/* past our thread-exit destructor */
+/*
+ * Sampling, per thread: bytes until the next sample (counted down by every
+ * allocation; 0 or less: this one is sampled), armed at the thread's first
+ * allocation, and the random stream of the draws.
+ */
+static TLS int64_t bytes_left;
+static TLS bool sample_armed;
+static TLS uint64_t rng;
 
 static int init_state;		/* 0 not yet, 1 running, 2 done */
 static int list_lock;
@@ -141,15 +150,27 @@ static uint64_t seq_counter;
 static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *,
 				  void *(*)(void *), void *);
 
-/* Sampled blocks still allocated: only their frees are sent. */
+/*
+ * Sampled blocks still allocated: only their frees are sent.  The set
+ * (striped, locked) is only looked into when the filter says an address
+ * may be in it: per hash of an address, how many sampled blocks have that
+ * hash (255: at least that many, for good), read without a lock.  A block
+ * is counted before malloc returns it and uncounted by its free before
+ * libc has it back, so a free of a sampled block always sees it counted;
+ * other addresses of the same hash only cost a look into the set.
+ */
 #define SAMPLED_STRIPES	64
 #define SAMPLED_SLOTS	(1 << 14)	/* per stripe, open addressing */
+#define FILTER_BITS	16
 static struct sampled_set {
 	int lock;
 	uint32_t used, tomb;
 	uint64_t *slot;			/* 0 empty, 1 deleted, else an address */
 } sampled[SAMPLED_STRIPES];
 static uint64_t nr_sampled;
+static uint8_t *filter;			/* 1 << FILTER_BITS counts */
+static uint64_t sample_mean;		/* ctl.sample_bytes, fixed at init */
+static uint64_t sample_seed;		/* MEMLEAK_PRELOAD_SEED (tests), 0: none */
 
 static void spin_lock(int *l)
 {
@@ -246,8 +267,18 @@ static void ml_init(void)
 	real_pthread_create = dlsym(RTLD_NEXT, "pthread_create");
 	have_key = pthread_key_create(&exit_key, thread_exit) == 0;
 	pthread_atfork(NULL, NULL, atfork_child);
-	for (int i = 0; ctl.sample_bytes && i < SAMPLED_STRIPES; i++)
-		sampled[i].slot = raw_mmap(SAMPLED_SLOTS * sizeof(uint64_t));
+	sample_seed = env_u64("MEMLEAK_PRELOAD_SEED", 0);
+	if (ctl.sample_bytes) {
+		filter = raw_mmap(1 << FILTER_BITS);
+		for (int i = 0; filter && i < SAMPLED_STRIPES; i++)
+			if (!(sampled[i].slot = raw_mmap(SAMPLED_SLOTS * sizeof(uint64_t))))
+				filter = NULL;
+	}
+	/* No memory for the set: every allocation then (never a wrong estimate). */
+	if (filter)
+		sample_mean = ctl.sample_bytes;
+	else
+		ctl.sample_bytes = 0;
 	__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
 	start_flusher();
 	guard--;
@@ -292,11 +323,6 @@ static struct ml_thread *thread_state(void)
 		spin_unlock(&list_lock);
 	}
 	spin_lock(&t->lock);
-	t->rng = (uintptr_t)t ^ now_coarse() ^ ((uint64_t)syscall(SYS_gettid) << 32);
-	if (getenv("MEMLEAK_PRELOAD_SEED"))
-		t->rng = env_u64("MEMLEAK_PRELOAD_SEED", 1) + syscall(SYS_gettid) -
-			 getpid();
-	t->sample_left = 0;
 	t->sent_gen = ctl.generation;
 	memset(t->sent, 0, sizeof(t->sent));
 	memset(t->walk, 0, sizeof(t->walk));
@@ -557,6 +583,26 @@ static struct sampled_set *stripe(uint64_t addr)
 	return &sampled[(addr >> 4) % SAMPLED_STRIPES];
 }
 
+/* Count @addr's hash in the filter up (+1) or down (-1); 255 stays. */
+static void filter_count(uint64_t addr, int delta)
+{
+	uint8_t *c = &filter[ml_pl_filter_hash(addr, FILTER_BITS)];
+	uint8_t v = __atomic_load_n(c, __ATOMIC_RELAXED);
+
+	while (v != 255 && !__atomic_compare_exchange_n(c, &v, v + delta, true,
+						       __ATOMIC_RELEASE,
+						       __ATOMIC_RELAXED))
+		;
+}
+
+/* May @addr be a sampled block?  Never false for one. */
+static inline bool maybe_sampled(uint64_t addr)
+{
+	return __atomic_load_n(&nr_sampled, __ATOMIC_RELAXED) &&
+	       __atomic_load_n(&filter[ml_pl_filter_hash(addr, FILTER_BITS)],
+			       __ATOMIC_RELAXED);
+}
+
 static void sampled_add(uint64_t addr)
 {
 	struct sampled_set *s = stripe(addr);
@@ -593,6 +639,7 @@ static void sampled_add(uint64_t addr)
 			s->tomb--;
 		s->slot[i] = addr;
 		s->used++;
+		filter_count(addr, 1);
 		__atomic_add_fetch(&nr_sampled, 1, __ATOMIC_RELAXED);
 	}
 	spin_unlock(&s->lock);
@@ -605,7 +652,7 @@ static bool sampled_take(uint64_t addr)
 	uint32_t i = (addr >> 10) & (SAMPLED_SLOTS - 1);
 	bool found = false;
 
-	if (!s->slot || !__atomic_load_n(&nr_sampled, __ATOMIC_RELAXED))
+	if (!s->slot || !maybe_sampled(addr))
 		return false;
 	spin_lock(&s->lock);
 	for (uint32_t n = 0; n < SAMPLED_SLOTS && s->slot[i]; n++) {
@@ -614,6 +661,7 @@ static bool sampled_take(uint64_t addr)
 			s->used--;
 			s->tomb++;
 			found = true;
+			filter_count(addr, -1);
 			__atomic_sub_fetch(&nr_sampled, 1, __ATOMIC_RELAXED);
 			break;
 		}
@@ -729,41 +777,63 @@ static inline bool cancel_alloc(struct ml_thread *t, uint64_t addr)
 	return true;
 }
 
-/* Is this allocation sampled?  Its weight, or 0 if it is not recorded. */
-static inline uint32_t sample(struct ml_thread *t, uint64_t size)
+/*
+ * The weight of a sampled allocation of @size, whose count-down reached 0
+ * (or the thread's first allocation, which arms it); 0: not sampled.
+ */
+static NOINLINE uint32_t sample_slow(uint64_t size)
 {
-	uint64_t mean = ctl.sample_bytes;
-
-	if (likely(!mean))
-		return ML_WEIGHT_ONE;
-	if (!t->sample_left)
-		t->sample_left = ml_pl_next_sample(&t->rng, mean);
-	if (size < t->sample_left) {
-		t->sample_left -= size;
+	if (guard || init_state != 2) {
+		/* our own allocations are not the program's: not counted */
+		bytes_left += size;
 		return 0;
 	}
-	t->sample_left = ml_pl_next_sample(&t->rng, mean);
-	return ml_pl_weight(size, mean);
+	if (unlikely(!sample_armed)) {
+		guard++;
+		rng = sample_seed ? sample_seed + syscall(SYS_gettid) - getpid() :
+			(uintptr_t)&rng ^ now_coarse() ^
+			((uint64_t)syscall(SYS_gettid) << 32);
+		guard--;
+		sample_armed = true;
+		bytes_left = ml_pl_next_sample(&rng, sample_mean);
+		if ((bytes_left -= size) > 0)
+			return 0;
+	}
+	bytes_left = ml_pl_next_sample(&rng, sample_mean);
+	return ml_pl_weight(size, sample_mean);
 }
 
+/*
+ * Is this allocation recorded?  Its weight (ML_WEIGHT_ONE: every one is),
+ * or 0.  Not sampled: a subtraction, nothing else.
+ */
+static inline uint32_t sample_weight(uint64_t size)
+{
+	if (likely(!sample_mean))
+		return ML_WEIGHT_ONE;
+	if (likely((bytes_left -= (int64_t)size) > 0))
+		return 0;
+	return sample_slow(size);
+}
+
+/*
+ * Record an allocation of weight @w (0: not sampled); @old, if not NULL,
+ * is a block this call freed whose free must travel (realloc, mremap).
+ */
 static NOINLINE void record_alloc(enum ml_func func, void *p, uint64_t size,
-				  void *old, uint64_t free_seq,
+				  void *old, uint64_t free_seq, uint32_t w,
 				  uintptr_t *fp, uintptr_t ra0)
 {
 	struct ml_thread *t = enter();
 	struct ml_pl_event *e;
 	bool send_old = old != NULL;
 	uint64_t stack;
-	uint32_t w;
 
 	if (!t)
 		return;
-	/* realloc's old block: sampled?  allocated in this very batch? */
-	if (old && ctl.sample_bytes)
-		send_old = sampled_take((uintptr_t)old);
+	/* realloc's old block: allocated in this very batch? */
 	if (send_old && cancel_alloc(t, (uintptr_t)old))
 		send_old = false;
-	w = sample(t, size);
 	if (!w) {
 		if (send_old) {
 			e = new_event(t);
@@ -773,14 +843,14 @@ static NOINLINE void record_alloc(enum ml_func func, void *p, uint64_t size,
 		}
 		goto out;
 	}
-	if (ctl.sample_bytes)
+	if (sample_mean)
 		sampled_add((uintptr_t)p);
 	stack = take_stack(t, fp, ra0);
 	e = new_event(t);
 	*e = (struct ml_pl_event){
 		.seq = next_seq(), .free_seq = free_seq, .addr = (uintptr_t)p,
-		.size = size, .old_addr = (uintptr_t)old, .stack = stack,
-		.weight = w, .func = func,
+		.size = size, .old_addr = send_old ? (uintptr_t)old : 0,
+		.stack = stack, .weight = w, .func = func,
 		.kind = send_old ? ML_PL_REALLOC : ML_PL_ALLOC,
 	};
 	remember(t, (uintptr_t)p, e - t->events);
@@ -795,8 +865,6 @@ static NOINLINE void record_free(enum ml_func func, void *p, uint64_t seq)
 
 	if (!t)
 		return;
-	if (ctl.sample_bytes && !sampled_take((uintptr_t)p))
-		goto out;
 	if (cancel_alloc(t, (uintptr_t)p))
 		goto out;
 	e = new_event(t);
@@ -812,8 +880,30 @@ static inline uint64_t free_seq(void)
 	return guard || init_state != 2 ? 0 : next_seq();
 }
 
+/*
+ * Is the free of @p recorded?  Sampling: only a sampled block's, taken out
+ * of the set here, before libc has it back (and may hand it to a thread
+ * that samples it anew).  Mostly a filter look, no lock.
+ */
+static inline bool free_recorded(void *p)
+{
+	if (likely(!sample_mean))
+		return true;
+	if (likely(!maybe_sampled((uintptr_t)p)))
+		return false;
+	return sampled_take((uintptr_t)p);
+}
+
 #define FP()	((uintptr_t *)__builtin_frame_address(0))
 #define RA()	((uintptr_t)__builtin_return_address(0))
+
+/* An allocation the program made: recorded if sampled (or not sampling). */
+#define ALLOCATED(func, p, size) do {					\
+	uint32_t w_ = sample_weight(size);				\
+									\
+	if (w_)								\
+		record_alloc(func, p, size, NULL, 0, w_, FP(), RA());	\
+} while (0)
 
 /* ------------------------------------------------------------ the API */
 
@@ -822,15 +912,14 @@ EXPORT void *malloc(size_t size)
 	void *p = __libc_malloc(size);
 
 	if (p)
-		record_alloc(ML_MALLOC, p, size, NULL, 0, FP(), RA());
+		ALLOCATED(ML_MALLOC, p, size);
 	return p;
 }
 
 EXPORT void free(void *p)
 {
-	if (!p)
-		return;
-	record_free(ML_FREE, p, free_seq());
+	if (p && free_recorded(p))
+		record_free(ML_FREE, p, free_seq());
 	__libc_free(p);
 }
 
@@ -839,20 +928,29 @@ EXPORT void *calloc(size_t n, size_t size)
 	void *p = __libc_calloc(n, size);
 
 	if (p)
-		record_alloc(ML_CALLOC, p, n * size, NULL, 0, FP(), RA());
+		ALLOCATED(ML_CALLOC, p, n * size);
 	return p;
 }
 
 static inline void *do_realloc(enum ml_func func, void *old, size_t size,
 			       uintptr_t *fp, uintptr_t ra)
 {
-	uint64_t fs = old ? free_seq() : 0;
+	bool rec_old = old && free_recorded(old);
+	uint64_t fs = rec_old ? free_seq() : 0;
 	void *p = __libc_realloc(old, size);
+	uint32_t w;
 
-	if (p)
-		record_alloc(func, p, size, old, fs, fp, ra);
-	else if (old && !size)
-		record_free(func, old, fs);	/* realloc(p, 0) freed p */
+	if (p) {
+		w = sample_weight(size);
+		if (w || rec_old)
+			record_alloc(func, p, size, rec_old ? old : NULL, fs, w,
+				     fp, ra);
+	} else if (old && !size) {
+		if (rec_old)
+			record_free(func, old, fs);	/* realloc(p, 0) freed p */
+	} else if (rec_old && sample_mean) {
+		sampled_add((uintptr_t)old);	/* failed: still there, sampled */
+	}
 	return p;
 }
 
@@ -882,7 +980,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 	if (!p)
 		return ENOMEM;
 	*out = p;
-	record_alloc(ML_POSIX_MEMALIGN, p, size, NULL, 0, FP(), RA());
+	ALLOCATED(ML_POSIX_MEMALIGN, p, size);
 	return 0;
 }
 
@@ -891,7 +989,7 @@ EXPORT void *aligned_alloc(size_t align, size_t size)
 	void *p = __libc_memalign(align, size);
 
 	if (p)
-		record_alloc(ML_ALIGNED_ALLOC, p, size, NULL, 0, FP(), RA());
+		ALLOCATED(ML_ALIGNED_ALLOC, p, size);
 	return p;
 }
 
@@ -900,7 +998,7 @@ EXPORT void *memalign(size_t align, size_t size)
 	void *p = __libc_memalign(align, size);
 
 	if (p)
-		record_alloc(ML_MEMALIGN, p, size, NULL, 0, FP(), RA());
+		ALLOCATED(ML_MEMALIGN, p, size);
 	return p;
 }
 
@@ -909,7 +1007,7 @@ EXPORT void *valloc(size_t size)
 	void *p = __libc_memalign(sysconf(_SC_PAGESIZE), size);
 
 	if (p)
-		record_alloc(ML_VALLOC, p, size, NULL, 0, FP(), RA());
+		ALLOCATED(ML_VALLOC, p, size);
 	return p;
 }
 
@@ -920,7 +1018,7 @@ EXPORT void *pvalloc(size_t size)
 	void *p = __libc_memalign(page, rounded);
 
 	if (p)
-		record_alloc(ML_PVALLOC, p, rounded, NULL, 0, FP(), RA());
+		ALLOCATED(ML_PVALLOC, p, rounded);
 	return p;
 }
 
@@ -947,7 +1045,7 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 	void *p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 
 	if (p != MAP_FAILED)
-		record_alloc(ML_MMAP, p, len, NULL, 0, FP(), RA());
+		ALLOCATED(ML_MMAP, p, len);
 	return p;
 }
 
@@ -956,18 +1054,23 @@ EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t o
 
 EXPORT int munmap(void *addr, size_t len)
 {
-	uint64_t seq = free_seq();
+	bool rec = free_recorded(addr);
+	uint64_t seq = rec ? free_seq() : 0;
 	int r = syscall(SYS_munmap, addr, len);
 
-	if (!r)
+	if (!r && rec)
 		record_free(ML_MUNMAP, addr, seq);
+	else if (r && rec && sample_mean)
+		sampled_add((uintptr_t)addr);	/* failed: still there */
 	return r;
 }
 
 EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
 {
-	uint64_t seq = free_seq();
+	bool rec_old = free_recorded(old);
+	uint64_t seq = rec_old ? free_seq() : 0;
 	void *new_addr = NULL, *p;
+	uint32_t w;
 	va_list ap;
 
 	if (flags & MREMAP_FIXED) {
@@ -976,8 +1079,14 @@ EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
 		va_end(ap);
 	}
 	p = (void *)syscall(SYS_mremap, old, old_len, len, flags, new_addr);
-	if (p != MAP_FAILED)
-		record_alloc(ML_MREMAP, p, len, old, seq, FP(), RA());
+	if (p != MAP_FAILED) {
+		w = sample_weight(len);
+		if (w || rec_old)
+			record_alloc(ML_MREMAP, p, len, rec_old ? old : NULL, seq,
+				     w, FP(), RA());
+	} else if (rec_old && sample_mean) {
+		sampled_add((uintptr_t)old);	/* failed: still there */
+	}
 	return p;
 }
 

@@ -30,6 +30,16 @@ static inline uint64_t ml_pl_hash_end(uint64_t h, unsigned int depth)
 	return h ? h : 1;
 }
 
+/*
+ * The filter slot of a block address (@bits: log2 of the slots): blocks
+ * are 16-byte aligned, so the low 4 bits say nothing; Fibonacci hashing
+ * spreads the rest over the top bits.
+ */
+static inline uint32_t ml_pl_filter_hash(uint64_t addr, unsigned int bits)
+{
+	return (uint32_t)(((addr >> 4) * 0x9e3779b97f4a7c15ULL) >> (64 - bits));
+}
+
 /* xorshift64*: a thread's random stream for sampling. */
 static inline uint64_t ml_pl_rand(uint64_t *state)
 {
