@@ -783,11 +783,9 @@ static inline bool cancel_alloc(struct ml_thread *t, uint64_t addr)
  */
 static NOINLINE uint32_t sample_slow(uint64_t size)
 {
-	if (guard || init_state != 2) {
-		/* our own allocations are not the program's: not counted */
-		bytes_left += size;
-		return 0;
-	}
+	bytes_left += size;	/* counted again below */
+	if (guard || init_state != 2)
+		return 0;	/* our own allocations are not the program's */
 	if (unlikely(!sample_armed)) {
 		guard++;
 		rng = sample_seed ? sample_seed + syscall(SYS_gettid) - getpid() :
@@ -796,11 +794,8 @@ static NOINLINE uint32_t sample_slow(uint64_t size)
 		guard--;
 		sample_armed = true;
 		bytes_left = ml_pl_next_sample(&rng, sample_mean);
-		if ((bytes_left -= size) > 0)
-			return 0;
 	}
-	bytes_left = ml_pl_next_sample(&rng, sample_mean);
-	return ml_pl_weight(size, sample_mean);
+	return ml_pl_countdown(&bytes_left, &rng, size, sample_mean);
 }
 
 /*
