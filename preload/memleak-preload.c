@@ -153,11 +153,14 @@ static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *,
 /*
  * Sampled blocks still allocated: only their frees are sent.  The set
  * (striped, locked) is only looked into when the filter says an address
- * may be in it: per hash of an address, how many sampled blocks have that
- * hash (255: at least that many, for good), read without a lock.  A block
- * is counted before malloc returns it and uncounted by its free before
- * libc has it back, so a free of a sampled block always sees it counted;
- * other addresses of the same hash only cost a look into the set.
+ * may be in it: a bit per hash of an address, set while some sampled block
+ * has that hash, read without a lock by every free (8 KiB: it stays in
+ * the cache, where an array of counts did not).  The counts behind the
+ * bits change under filter_lock, only when a block is sampled or a sampled
+ * one freed.  A block is counted before malloc returns it and uncounted by
+ * its free before libc has it back, so a free of a sampled block always
+ * sees its bit; other addresses of the same hash only cost a look into the
+ * set.
  */
 #define SAMPLED_STRIPES	64
 #define SAMPLED_SLOTS	(1 << 14)	/* per stripe, open addressing */
@@ -168,7 +171,9 @@ static struct sampled_set {
 	uint64_t *slot;			/* 0 empty, 1 deleted, else an address */
 } sampled[SAMPLED_STRIPES];
 static uint64_t nr_sampled;
-static uint8_t *filter;			/* 1 << FILTER_BITS counts */
+static uint64_t *filter;		/* 1 << FILTER_BITS bits */
+static uint16_t *filter_counts;		/* sampled blocks per bit */
+static int filter_lock;
 static uint64_t sample_mean;		/* ctl.sample_bytes, fixed at init */
 static uint64_t sample_seed;		/* MEMLEAK_PRELOAD_SEED (tests), 0: none */
 
@@ -269,7 +274,10 @@ static void ml_init(void)
 	pthread_atfork(NULL, NULL, atfork_child);
 	sample_seed = env_u64("MEMLEAK_PRELOAD_SEED", 0);
 	if (ctl.sample_bytes) {
-		filter = raw_mmap(1 << FILTER_BITS);
+		filter = raw_mmap((1 << FILTER_BITS) / 8);
+		filter_counts = raw_mmap((1 << FILTER_BITS) * sizeof(uint16_t));
+		if (!filter_counts)
+			filter = NULL;
 		for (int i = 0; filter && i < SAMPLED_STRIPES; i++)
 			if (!(sampled[i].slot = raw_mmap(SAMPLED_SLOTS * sizeof(uint64_t))))
 				filter = NULL;
@@ -422,6 +430,7 @@ static void atfork_child(void)
 	}
 	for (int i = 0; i < SAMPLED_STRIPES; i++)
 		sampled[i].lock = 0;
+	filter_lock = 0;
 	/* No flusher here: memleak traces the process it started, not this one. */
 }
 
@@ -583,24 +592,28 @@ static struct sampled_set *stripe(uint64_t addr)
 	return &sampled[(addr >> 4) % SAMPLED_STRIPES];
 }
 
-/* Count @addr's hash in the filter up (+1) or down (-1); 255 stays. */
+/* Count @addr's hash in the filter up (+1) or down (-1), its bit with it. */
 static void filter_count(uint64_t addr, int delta)
 {
-	uint8_t *c = &filter[ml_pl_filter_hash(addr, FILTER_BITS)];
-	uint8_t v = __atomic_load_n(c, __ATOMIC_RELAXED);
+	uint32_t h = ml_pl_filter_hash(addr, FILTER_BITS);
+	uint16_t *c = &filter_counts[h];
 
-	while (v != 255 && !__atomic_compare_exchange_n(c, &v, v + delta, true,
-						       __ATOMIC_RELEASE,
-						       __ATOMIC_RELAXED))
-		;
+	spin_lock(&filter_lock);
+	if (delta > 0 && (*c)++ == 0)
+		__atomic_or_fetch(&filter[h / 64], 1ULL << (h % 64), __ATOMIC_RELEASE);
+	else if (delta < 0 && *c && --*c == 0)
+		__atomic_and_fetch(&filter[h / 64], ~(1ULL << (h % 64)),
+				   __ATOMIC_RELEASE);
+	spin_unlock(&filter_lock);
 }
 
 /* May @addr be a sampled block?  Never false for one. */
 static inline bool maybe_sampled(uint64_t addr)
 {
+	uint32_t h = ml_pl_filter_hash(addr, FILTER_BITS);
+
 	return __atomic_load_n(&nr_sampled, __ATOMIC_RELAXED) &&
-	       __atomic_load_n(&filter[ml_pl_filter_hash(addr, FILTER_BITS)],
-			       __ATOMIC_RELAXED);
+	       (__atomic_load_n(&filter[h / 64], __ATOMIC_RELAXED) >> (h % 64) & 1);
 }
 
 static void sampled_add(uint64_t addr)
