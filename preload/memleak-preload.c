@@ -20,10 +20,12 @@
  * order: an address freed in one thread's pending batch and reused at
  * once by another is never a lost or an invented leak.
  *
- * Batches are flushed when full, at thread exit, at exit, every 200 ms,
- * and when memleak asks through the control block (ml_preload_control:
- * it raises flush_req with process_vm_writev and waits for flush_done)
- * before each report: a flusher thread watches it every 10 ms.
+ * Batches are flushed when full, at thread exit, at exit (and _exit),
+ * every 200 ms, and when memleak asks through the control block
+ * (ml_preload_control: it raises flush_req with process_vm_writev and
+ * waits for flush_done) before each report: a flusher thread watches it
+ * every 10 ms.  A process killed by a signal loses what its batches hold:
+ * memleak, stopped at its exit, counts that through ctl.batches.
  *
  * With sample_bytes (memleak --sample-bytes N) only a Poisson sample of
  * the bytes is recorded, each sampled block with the weight of the
@@ -140,6 +142,7 @@ static TLS bool sample_armed;
 static TLS uint64_t rng;
 
 static int init_state;		/* 0 not yet, 1 running, 2 done */
+static pid_t owner;		/* the process whose batches these are */
 static int list_lock;
 static struct ml_thread *threads;
 static pthread_key_t exit_key;
@@ -270,6 +273,7 @@ static void ml_init(void)
 			      FLUSH_EVERY * FLUSH_POLL_NS / 1000000) /
 		      (FLUSH_POLL_NS / 1000000);
 	real_pthread_create = dlsym(RTLD_NEXT, "pthread_create");
+	owner = getpid();
 	have_key = pthread_key_create(&exit_key, thread_exit) == 0;
 	pthread_atfork(NULL, NULL, atfork_child);
 	sample_seed = env_u64("MEMLEAK_PRELOAD_SEED", 0);
@@ -327,7 +331,9 @@ static struct ml_thread *thread_state(void)
 				      offsetof(struct ml_thread, batch);
 		spin_lock(&list_lock);
 		t->next = threads;
+		t->batch.next = threads ? (uintptr_t)&threads->batch : 0;
 		__atomic_store_n(&threads, t, __ATOMIC_RELEASE);
+		ctl.batches = (uintptr_t)&t->batch;
 		spin_unlock(&list_lock);
 	}
 	spin_lock(&t->lock);
@@ -415,12 +421,49 @@ __attribute__((destructor)) static void ml_dtor(void)
 	finished = true;
 }
 
+/*
+ * _exit() skips destructors: hand every batch over first.  A lock held
+ * for long is a thread stopped inside the library, or this very thread
+ * interrupted there by a signal handler that exits: its batch is left.
+ * A vfork() child shares its parent's memory (batches included) but not
+ * its pid, the probe's filter: it leaves them alone.
+ */
+static void exit_flush(void)
+{
+	struct ml_thread *t;
+
+	if (init_state != 2 || syscall(SYS_getpid) != owner)
+		return;
+	for (t = __atomic_load_n(&threads, __ATOMIC_ACQUIRE); t; t = t->next) {
+		int spins = 1 << 20;
+
+		while (__atomic_exchange_n(&t->lock, 1, __ATOMIC_ACQUIRE))
+			if (!--spins)
+				break;
+		if (!spins)
+			continue;
+		flush_locked(t);
+		spin_unlock(&t->lock);
+	}
+	finished = true;
+}
+
+EXPORT void _exit(int status)
+{
+	exit_flush();
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
+EXPORT void _Exit(int status) __attribute__((alias("_exit")));
+
 /* In a forked child only this thread is left; its batch was the parent's. */
 static void atfork_child(void)
 {
 	struct ml_thread *t;
 
 	list_lock = 0;
+	owner = getpid();
 	for (t = threads; t; t = t->next) {
 		t->lock = 0;
 		t->batch.nr_events = t->batch.nr_stacks = 0;

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -299,6 +300,60 @@ static void preload_sync(struct ml_source *src)
 	p->warned = true;
 }
 
+/* Events of the batch at @addr that would have reached BPF (not cancelled). */
+static uint64_t live_events(struct preload_priv *p, uint64_t addr,
+			    const struct ml_pl_batch *b)
+{
+	struct ml_pl_event ev[ML_PL_EVENTS];
+	uint32_t n = b->nr_events < ML_PL_EVENTS ? b->nr_events : ML_PL_EVENTS;
+	struct iovec local = { ev, n * sizeof(ev[0]) },
+		     remote = { (void *)(addr + b->events_off), n * sizeof(ev[0]) };
+	uint64_t live = 0;
+
+	if (process_vm_readv(p->pid, &local, 1, &remote, 1, 0) !=
+	    (ssize_t)(n * sizeof(ev[0])))
+		return n;
+	for (uint32_t i = 0; i < n; i++)
+		live += ev[i].kind != ML_PL_NONE;
+	return live;
+}
+
+/*
+ * The target is exiting: after a fatal signal, what its batches still hold
+ * never reaches BPF (exit() and _exit() flush them).  Count it from the
+ * batch list in the control block.  (Not after a plain exit: the thread we
+ * watch may leave alone, pthread_exit(), while the others go on.)
+ */
+static void preload_exiting(struct ml_source *src, int status)
+{
+	struct preload_priv *p = src->priv;
+	struct ml_pl_control c;
+	uint64_t lost = 0, addr;
+	int threads = 0;
+
+	if (!p || !p->pid || !WIFSIGNALED(status))
+		return;
+	p->ctl_addr = find_control(p);
+	if (!p->ctl_addr || ctl_read(p, &c) || c.magic != ML_PL_MAGIC ||
+	    c.version != ML_PL_VERSION)
+		return;
+	for (addr = c.batches; addr && threads < 100000; threads++) {
+		struct ml_pl_batch b;
+		struct iovec local = { &b, sizeof(b) }, remote = { (void *)addr, sizeof(b) };
+
+		if (process_vm_readv(p->pid, &local, 1, &remote, 1, 0) != sizeof(b) ||
+		    b.magic != ML_PL_MAGIC)
+			break;
+		lost += live_events(p, addr, &b);
+		addr = b.next;
+	}
+	if (lost)
+		ml_warn("lost: %llu allocator events of process %d, killed by "
+			"signal %d, still in its preload library's batches: its "
+			"last frees and allocations are missing",
+			(unsigned long long)lost, p->pid, WTERMSIG(status));
+}
+
 static uint64_t preload_prog_misses(struct ml_source *src)
 {
 	struct preload_priv *p = src->priv;
@@ -324,6 +379,7 @@ const struct ml_source_ops ml_preload_source = {
 	.open = preload_open,
 	.attach = preload_attach,
 	.sync = preload_sync,
+	.exiting = preload_exiting,
 	.prog_misses = preload_prog_misses,
 	.close = preload_close,
 };

@@ -58,6 +58,12 @@ struct ml_source_ops {
 	 * (the preload library's batches) delivered.  May be NULL.
 	 */
 	void (*sync)(struct ml_source *src);
+	/*
+	 * The target is exiting with wait status @status, its memory still
+	 * there: say what it takes with it (the preload library's batches).
+	 * May be NULL.
+	 */
+	void (*exiting)(struct ml_source *src, int status);
 	/* Sum of the BPF programs' recursion misses. */
 	uint64_t (*prog_misses)(struct ml_source *src);
 	/* Detach, unload, remove every probe.  Safe after a failed open. */

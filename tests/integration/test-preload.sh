@@ -59,6 +59,22 @@ check_stack_in "live: the report at 1 s shows the 10 blocks left, no freed one" 
 	"$ML_OUT" 1 1000 10 "$(frame live preloadt preloadt.c "$(line_of preloadt.c live)")"
 check_nstacks "live: one stack at 1 s" "$ML_OUT" 1 1
 
+# _exit() and _Exit() skip destructors: the library flushes first (no
+# periodic flush here: only the exit hands the batch over)
+for m in exit Exit; do
+	MEMLEAK_PRELOAD_PERIOD_MS=0 ml "$m" -c "./build/targets/preloadt $m"
+	check_exit "$m: exits 0" 0
+	check_stack "$m: the 10 blocks kept before _$m()" "$ML_OUT" 1000 10 \
+		"$(frame keep10 preloadt preloadt.c "$(line_of preloadt.c exit)")"
+	check_nstacks "$m: one stack" "$ML_OUT" 1
+done
+
+# A fatal signal loses the batch: memleak says how many events
+MEMLEAK_PRELOAD_PERIOD_MS=0 ml term -c "./build/targets/preloadt term"
+check_exit "term: exits 143 (SIGTERM)" 143
+check_grep "term: says that 10 events were lost with the batch" \
+	"lost: 10 allocator events of process [0-9]+, killed by signal 15" "$ML_ERR"
+
 # Sampling: 40 MB kept in 21000 blocks, estimated within 10 %
 MEMLEAK_PRELOAD_SEED=42 ml bulk --sample-bytes 16k -c "./build/targets/preloadt bulk"
 check_exit "bulk: exits 0" 0
