@@ -83,7 +83,7 @@ check_estimate "bulk: sampled estimate" 40000000
 # Sampling while thread B frees what A allocated and A gets the address
 # back: a sampled block leaves the sampled set before libc has it back, so
 # nothing is invented and no free is lost (5000 x 64 kept, within 10 %)
-MEMLEAK_PRELOAD_SEED=42 ml contend-sampled --sample-bytes 256 -c "./build/targets/preloadt contend"
+MEMLEAK_PRELOAD_SEED=42 ml contend-sampled --sample-bytes=256 -c "./build/targets/preloadt contend"
 check_exit "contend sampled: exits 0" 0
 check_nstacks "contend sampled: one stack, nothing invented" "$ML_OUT" 1
 check_estimate "contend sampled: estimate" 320000
