@@ -121,8 +121,9 @@ clean:
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-# bench: the cost per traced allocation (bench/bench.sh) and the kernel-mode
-# overhead against bcc's memleak (bench/kernel.sh); root, BPF.  Not a test.
+# bench: the cost per traced allocation (bench/bench.sh), the kernel-mode
+# overhead against bcc's memleak (bench/kernel.sh) and the cost of an
+# injection (bench/inject.sh); root, BPF.  Not a test.
 $(OUT)/mallocbench: bench/mallocbench.c
 	@mkdir -p $(OUT)
 	$(CC) -g -O2 -fomit-frame-pointer -fno-optimize-sibling-calls -Wall $< -o $@
@@ -130,5 +131,11 @@ $(OUT)/mallocbench: bench/mallocbench.c
 bench: memleak $(OUT)/mallocbench
 	bash bench/bench.sh $(BENCH_ARGS)
 	bash bench/kernel.sh $(KBENCH_ARGS)
+	bash bench/inject.sh $(IBENCH_ARGS)
 
-.PHONY: bench
+# bench/inject.sh alone: the time an injection takes, a redirected malloc's cost
+bench-inject: memleak
+	$(MAKE) -C tests/targets
+	bash bench/inject.sh $(IBENCH_ARGS)
+
+.PHONY: bench bench-inject

@@ -13,6 +13,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "tracker.bpf.h"
+#include "ktable.bpf.h"
 
 const volatile bool filter_pids = false;
 const volatile bool filter_cgroup = false;
@@ -53,6 +54,14 @@ struct {
 	__type(value, struct cache_name);
 	__uint(max_entries, 4096);
 } cache_names SEC(".maps");
+
+/*
+ * Cache names: user space lists the caches with the kmem_cache iterator
+ * (cache_iter below) when it reads the table; a kernel without that
+ * iterator (before 6.13) has each kmem_cache_alloc look its cache up,
+ * which costs about 35 ns an event.
+ */
+const volatile bool names_per_event = true;
 
 extern const void vmemmap_base __ksym __weak;
 __u64 vmemmap_start = 0;
@@ -98,7 +107,9 @@ static __always_inline void kalloc(void *ctx, __u32 kind, __u64 key,
 			info.stack_id = id;
 		}
 	}
-	track_alloc_info(ctx, ML_FUNC_KERNEL + kind, key, &info, 0, 0);
+	if (info.stack_id == ML_STACK_AUTO)
+		info.stack_id = capture_stack(ctx);
+	ktable_alloc(ML_FUNC_KERNEL + kind, key, &info);
 }
 
 static __always_inline void kfree_key(__u32 kind, __u64 key)
@@ -107,7 +118,7 @@ static __always_inline void kfree_key(__u32 kind, __u64 key)
 	 * Frees are never filtered: a block we hold is freed whoever frees
 	 * it (another task, an RCU callback, an interrupt).
 	 */
-	track_free(ML_FUNC_KERNEL + kind, key, NULL, true);
+	ktable_free(ML_FUNC_KERNEL + kind, key);
 }
 
 /* PFN of the struct page passed as the tracepoint's first argument. */
@@ -153,7 +164,7 @@ int BPF_PROG(kmem_cache_alloc, unsigned long call_site, const void *ptr,
 
 	if (!ptr)
 		return 0;
-	if (!bpf_map_lookup_elem(&cache_names, &key)) {
+	if (names_per_event && !bpf_map_lookup_elem(&cache_names, &key)) {
 		struct cache_name cn = {};
 
 		bpf_probe_read_kernel_str(cn.name, sizeof(cn.name), s->name);
@@ -241,6 +252,24 @@ int BPF_PROG(free_vmap_area_noflush, unsigned long va_start,
 	     unsigned long nr_lazy, unsigned long nr_lazy_max)
 {
 	kfree_key(ML_KIND_VMALLOC, va_start);
+	return 0;
+}
+
+/* Every slab cache: its address and name, for cache_names. */
+SEC("iter/kmem_cache")
+int cache_iter(struct bpf_iter__kmem_cache *ctx)
+{
+	struct kmem_cache *s = ctx->s;
+	struct {
+		__u64 cache;
+		struct cache_name cn;
+	} rec = {};
+
+	if (!s)
+		return 0;
+	rec.cache = (__u64)s;
+	bpf_probe_read_kernel_str(rec.cn.name, sizeof(rec.cn.name), s->name);
+	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;
 }
 

@@ -94,6 +94,32 @@ struct ml_alloc_info {
 	__u32 pad;
 };
 
+/*
+ * The kernel sources' table of outstanding blocks (bpf/ktable.bpf.h): open
+ * addressing in two mmapable arrays, keys apart from what they describe so
+ * that a probe run is a cache line or two, and user space reads the table
+ * without a syscall per block.  A key is 0 (never used), ML_KSLOT_FREED (a
+ * tombstone), ML_KSLOT_BUSY (being written) or a block's key; a reader
+ * keeps a slot only if its key is the same before and after it copied the
+ * slot's struct ml_kslot.
+ */
+#define ML_KSLOT_FREED		1ULL
+#define ML_KSLOT_BUSY		2ULL
+#define ML_KSLOT_PROBES		16	/* slots a key may be from its home */
+
+struct ml_kslot {
+	__u64 size;		/* bytes allocated */
+	__u64 bytes_req;	/* bytes requested */
+	__u64 call_site;
+	__u64 cache;		/* struct kmem_cache * */
+	__u64 timestamp_ns;
+	__s32 stack_id;
+	__u32 pid;
+	__u32 gfp;
+	__u16 kind;
+	__u16 order;
+};
+
 /* Weights are fixed point: ML_WEIGHT_ONE is one allocation (0 reads as one). */
 #define ML_WEIGHT_ONE		256
 

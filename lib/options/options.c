@@ -27,6 +27,7 @@ enum {
 	OPT_OUTPUT,
 	OPT_DURATION,
 	OPT_NO_PRELOAD,
+	OPT_INJECT,
 	OPT_SAMPLE_BYTES,
 };
 
@@ -58,6 +59,7 @@ static const struct option long_opts[] = {
 	{ "call-graph", required_argument, NULL, OPT_CALL_GRAPH },
 	{ "grow-stacks", no_argument, NULL, OPT_GROW_STACKS },
 	{ "no-preload", no_argument, NULL, OPT_NO_PRELOAD },
+	{ "inject", no_argument, NULL, OPT_INJECT },
 	{ "sample-bytes", optional_argument, NULL, OPT_SAMPLE_BYTES },
 	{ NULL, 0, NULL, 0 },
 };
@@ -300,6 +302,9 @@ int ml_parse_options_flags(int argc, char **argv, struct ml_opts *o,
 		case OPT_NO_PRELOAD:
 			o->no_preload = true;
 			break;
+		case OPT_INJECT:
+			o->inject = true;
+			break;
 		case OPT_SAMPLE_BYTES:
 			/*
 			 * "--sample-bytes=N", or "--sample-bytes N" when N has
@@ -373,6 +378,11 @@ int ml_parse_options_flags(int argc, char **argv, struct ml_opts *o,
 				   "", "");
 	if (!o->pid && !o->command)
 		o->kernel = true;
+	if (o->inject && (!o->pid || o->no_preload || o->obj))
+		return usage_error("--inject loads the preload library into a running "
+				   "process: only with -p (and without %s)%s",
+				   o->no_preload ? "--no-preload" : o->obj ? "-O" : "-c or --kernel",
+				   "");
 	if (o->sample_bytes && (o->kernel || o->pid || o->no_preload || o->obj))
 		return usage_error("--sample-bytes samples in the preload library: "
 				   "only with -c (and without %s)%s",

@@ -40,6 +40,7 @@ struct ml_opts {
 	int call_graph;		/* enum ml_call_graph */
 	bool grow_stacks;	/* --grow-stacks: stacks only for growing call sites */
 	bool no_preload;	/* --no-preload: -c traces with libc uprobes */
+	bool inject;		/* --inject: -p loads the preload library into the process */
 	uint64_t sample_bytes;	/* --sample-bytes [N]: a sample per N bytes, 0: all */
 
 	/* memleak record (ML_OPT_RECORD) */

@@ -16,11 +16,13 @@
 #include "session/session.h"
 #include "analysis/kernel.h"
 #include "source/kmem.h"
+#include "source/tracefs.h"
 #include "symbol/kallsyms.h"
 #include "symbol/maps.h"
 #include "symbol/symbolize.h"
 #include "target/cgroup.h"
 #include "target/command.h"
+#include "target/inject.h"
 #include "util/util.h"
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -77,22 +79,31 @@ static char *choose_preload(struct ml_session *s, const char *prog)
 	return lib;
 }
 
+/* The preload library's ML_PL_* settings for these options. */
+static unsigned int preload_flags(const struct ml_opts *o)
+{
+	unsigned int flags = 0;
+
+	if (o->trace)
+		flags |= ML_PL_NO_CANCEL;	/* every event, in order */
+	if (o->call_graph == ML_CG_NONE)
+		flags |= ML_PL_NO_STACKS;
+	return flags;
+}
+
 /* The environment the command starts with: LD_PRELOAD and the library's settings. */
 static void preload_env(struct ml_session *s, char **saved)
 {
 	const char *old = getenv("LD_PRELOAD");
 	char *v;
-	unsigned int flags = 0;
+	unsigned int flags;
 
 	*saved = old ? xstrdup(old) : NULL;
 	v = old && *old ? xasprintf("%s:%s", old, s->preload_lib) :
 			  xstrdup(s->preload_lib);
 	setenv("LD_PRELOAD", v, 1);
 	free(v);
-	if (s->o->trace)
-		flags |= ML_PL_NO_CANCEL;
-	if (s->o->call_graph == ML_CG_NONE)
-		flags |= ML_PL_NO_STACKS;
+	flags = preload_flags(s->o);
 	v = xasprintf("%u", flags);
 	setenv("MEMLEAK_PRELOAD_FLAGS", v, 1);
 	free(v);
@@ -131,6 +142,14 @@ static int setup_target(struct ml_session *s)
 		if (err) {
 			ml_err("cannot watch process %d: %s", s->pid, strerror(-err));
 			return 1;
+		}
+		if (s->o->inject) {
+			s->preload_lib = ml_preload_find_lib();
+			if (!s->preload_lib) {
+				ml_err("--inject: no %s next to memleak (build it, or "
+				       "set MEMLEAK_PRELOAD_LIB)", ML_PL_LIB);
+				return 1;
+			}
 		}
 		return 0;
 	}
@@ -174,6 +193,61 @@ static int setup_target(struct ml_session *s)
 	return 0;
 }
 
+/* --inject, before the GOT points at the library: its settings. */
+static int configure_injected(pid_t pid, uint64_t bias, void *arg)
+{
+	struct ml_session *s = arg;
+
+	return ml_preload_set_flags(pid, s->preload_lib, bias, preload_flags(s->o));
+}
+
+/*
+ * --inject: load the preload library into the running process and point
+ * its allocator calls at it (lib/target/inject.c).  The uprobe on the
+ * library's flush function is attached already, so no batch is missed.
+ */
+static int inject_preload(struct ml_session *s)
+{
+	static const char *const syms[] = {
+		"malloc", "free", "calloc", "realloc", "reallocarray",
+		"posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
+		"malloc_usable_size", "mmap", "mmap64", "munmap", "mremap",
+		"pthread_create", NULL,
+	};
+	char err[512];
+	int ret;
+
+	s->inj = xcalloc(1, sizeof(*s->inj));
+	ret = ml_inject_library_hook(s->pid, s->preload_lib, syms,
+				     configure_injected, s, s->inj, err,
+				     sizeof(err));
+	if (ret) {
+		ml_err("--inject: %s", err);
+		free(s->inj);
+		s->inj = NULL;
+		return ret;
+	}
+	ml_debug("--inject: %s loaded in process %d, %zu GOT slots of %u "
+		 "objects redirected", s->preload_lib, s->pid, s->inj->nr_patches,
+		 s->inj->nr_objects);
+	return 0;
+}
+
+/* Point the process's allocator calls back at libc (the library stays). */
+static void uninject_preload(struct ml_session *s)
+{
+	char err[512];
+
+	if (!s->inj)
+		return;
+	if (ml_inject_undo(s->inj, err, sizeof(err)))
+		ml_warn("--inject: cannot restore process %d's allocator calls: %s",
+			s->pid, err);
+	ml_inject_release(s->inj);
+	free(s->inj);
+	s->inj = NULL;
+}
+
 static int open_source(struct ml_session *s)
 {
 	struct ml_source_config cfg = {
@@ -204,6 +278,9 @@ static int open_source(struct ml_session *s)
 			cfg.exe = ml_find_program(argv[0], getenv("PATH"));
 		ml_argv_free(argv);
 	}
+	/* What a run that died left in tracefs goes, whichever source runs. */
+	if (ml_tracefs_ready() == 0)
+		ml_tracefs_clean_stale();
 	if (s->preload_lib)
 		s->src.ops = &ml_preload_source;
 	else if (!s->o->kernel)
@@ -216,6 +293,8 @@ static int open_source(struct ml_session *s)
 	free((char *)cfg.exe);
 	if (!err)
 		err = s->src.ops->attach(&s->src);
+	if (!err && s->o->inject)
+		err = inject_preload(s);
 	if (!err && s->o->trace) {
 		s->rb = ring_buffer__new(s->src.tracker.events_fd, on_event, s, NULL);
 		if (!s->rb) {
@@ -421,6 +500,7 @@ void ml_session_close(struct ml_session *s)
 	if (s->rb)
 		ring_buffer__free(s->rb);
 	s->rb = NULL;
+	uninject_preload(s);
 	if (s->src.ops)
 		s->src.ops->close(&s->src);
 	s->src.ops = NULL;

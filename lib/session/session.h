@@ -39,6 +39,8 @@ struct ml_session_ops {
 	bool (*tick)(struct ml_session *s, enum ml_tick why);
 };
 
+struct ml_inject;
+
 struct ml_session {
 	const struct ml_opts *o;
 	const struct ml_session_ops *ops;
@@ -54,6 +56,7 @@ struct ml_session {
 	char *cgroup;			/* --cgroup, resolved to its directory */
 	int sfd;			/* signalfd */
 	char *preload_lib;		/* -c: the preload library the command loads */
+	struct ml_inject *inj;		/* --inject: what to undo at the end */
 };
 
 /*

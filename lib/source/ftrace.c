@@ -375,7 +375,6 @@ static int ftrace_open(struct ml_source *src, const struct ml_source_config *cfg
 		ml_err("cannot mount tracefs at /sys/kernel/tracing: %s", strerror(-err));
 		return err;
 	}
-	ml_tracefs_clean_stale();
 	p->tep = tracefs_local_events_system(NULL, systems);
 	if (!p->tep) {
 		ml_err("cannot read the kernel's event formats from tracefs");

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -38,6 +39,10 @@ struct site {
 
 struct kmem_priv {
 	struct kmem_bpf *skel;
+	/* the table of blocks (bpf/ktable.bpf.h), mapped read-only */
+	uint64_t *kkeys;
+	struct ml_kslot *kslots;
+	size_t nr_kslots;
 	int cgroup_fd;
 	bool grow;
 	uint64_t last_check;
@@ -102,6 +107,12 @@ static void choose_programs(struct kmem_bpf *skel, const struct ml_source_config
 			ml_note("this kernel has no tracepoint %s: not traced", tps[i].tp);
 		bpf_program__set_autoload(prog, ok && (!tps[i].percpu || cfg->percpu));
 	}
+	/* The kmem_cache iterator (6.13) names the caches; else each event. */
+	if (btf && btf__find_by_name_kind(btf, "bpf_iter__kmem_cache",
+					  BTF_KIND_STRUCT) > 0)
+		skel->rodata->names_per_event = false;
+	else
+		bpf_program__set_autoload(skel->progs.cache_iter, false);
 	/* kmem_cache_alloc passes the cache since 6.1, the sizes before. */
 	proto = btf ? tp_proto(btf, "kmem_cache_alloc") : NULL;
 	if (proto && !arg_is_ptr(btf, proto, 2)) {
@@ -158,10 +169,26 @@ static void add_pid_tree(int map_fd, pid_t root)
 	}
 }
 
+/* The bytes of a BPF array of @n values of @size, as mmap() sees it. */
+static size_t array_len(size_t size, size_t n)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+
+	return (((size + 7) & ~(size_t)7) * n + page - 1) & ~(page - 1);
+}
+
+static void *map_array(int fd, size_t size, size_t n)
+{
+	void *p = mmap(NULL, array_len(size, n), PROT_READ, MAP_SHARED, fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static int kmem_open(struct ml_source *src, const struct ml_source_config *cfg)
 {
 	struct kmem_priv *p = xcalloc(1, sizeof(*p));
 	struct kmem_bpf *skel;
+	unsigned int bits;
 	int err;
 
 	p->cgroup_fd = -1;
@@ -191,12 +218,19 @@ static int kmem_open(struct ml_source *src, const struct ml_source_config *cfg)
 	skel->rodata->filter_cgroup = cfg->cgroup != NULL;
 	skel->rodata->self_tgid = getpid();
 	/*
-	 * Preallocated: a map that allocates on update would kmalloc inside
-	 * our own kmalloc probe and trace its own refills.
+	 * Blocks live in the kslots array (bpf/ktable.bpf.h), not in the
+	 * allocs hash map: twice as many slots as blocks, so probe runs stay
+	 * short.  An array is allocated whole at load: it never allocates
+	 * inside our own kmalloc probe.
 	 */
+	bits = 1;
+	while ((1ULL << bits) < 2ULL * (cfg->max_allocs ? cfg->max_allocs : 1 << 20))
+		bits++;
+	skel->rodata->kslot_bits = bits;
+	bpf_map__set_max_entries(skel->maps.kkeys, 1U << bits);
+	bpf_map__set_max_entries(skel->maps.kslots, 1U << bits);
 	bpf_map__set_map_flags(skel->maps.allocs, 0);
-	if (cfg->max_allocs)
-		bpf_map__set_max_entries(skel->maps.allocs, cfg->max_allocs);
+	bpf_map__set_max_entries(skel->maps.allocs, 1);
 	/*
 	 * Kernel stacks are shorter than user ones and far more varied: a
 	 * larger map of shorter stacks (fewer hash collisions).
@@ -228,6 +262,18 @@ static int kmem_open(struct ml_source *src, const struct ml_source_config *cfg)
 	if (cfg->pid > 0)
 		add_pid_tree(bpf_map__fd(skel->maps.traced_pids), cfg->pid);
 
+	p->nr_kslots = 1ULL << bits;
+	p->kkeys = map_array(bpf_map__fd(skel->maps.kkeys), sizeof(*p->kkeys),
+			     p->nr_kslots);
+	p->kslots = map_array(bpf_map__fd(skel->maps.kslots), sizeof(*p->kslots),
+			      p->nr_kslots);
+	if (!p->kkeys || !p->kslots) {
+		ml_err("cannot map the table of kernel blocks: %s", strerror(errno));
+		return -errno;
+	}
+	src->tracker.kkeys = p->kkeys;
+	src->tracker.kslots = p->kslots;
+	src->tracker.nr_kslots = p->nr_kslots;
 	src->tracker.allocs_fd = bpf_map__fd(skel->maps.allocs);
 	src->tracker.stacks_fd = bpf_map__fd(skel->maps.stack_traces);
 	src->tracker.combined_fd = bpf_map__fd(skel->maps.combined);
@@ -247,6 +293,40 @@ static int kmem_attach(struct ml_source *src)
 		ml_err("cannot attach to the kernel's allocator tracepoints: %s",
 		       strerror(-err));
 	return err;
+}
+
+/* Name every slab cache in cache_names, from the kmem_cache iterator. */
+static void kmem_sync(struct ml_source *src)
+{
+	struct kmem_priv *p = src->priv;
+	struct bpf_link *link;
+	struct {
+		uint64_t cache;
+		char name[32];
+	} rec;
+	static bool warned;
+	int fd, names;
+
+	if (!p || !p->skel || p->skel->rodata->names_per_event)
+		return;
+	names = bpf_map__fd(p->skel->maps.cache_names);
+	link = bpf_program__attach_iter(p->skel->progs.cache_iter, NULL);
+	if (!link) {
+		if (!warned)
+			ml_warn("cannot list the slab caches (kmem_cache iterator): "
+				"%s; slab blocks are shown without their cache's name",
+				strerror(errno));
+		warned = true;
+		return;
+	}
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd >= 0) {
+		/* Records are small: read() never splits one. */
+		while (read(fd, &rec, sizeof(rec)) == sizeof(rec))
+			bpf_map_update_elem(names, &rec.cache, rec.name, BPF_ANY);
+		close(fd);
+	}
+	bpf_link__destroy(link);
 }
 
 static struct site *find_site(struct kmem_priv *p, uint64_t call_site)
@@ -319,6 +399,10 @@ static void kmem_close(struct ml_source *src)
 
 	if (!p)
 		return;
+	if (p->kkeys)
+		munmap(p->kkeys, array_len(sizeof(*p->kkeys), p->nr_kslots));
+	if (p->kslots)
+		munmap(p->kslots, array_len(sizeof(*p->kslots), p->nr_kslots));
 	kmem_bpf__destroy(p->skel);
 	if (p->cgroup_fd >= 0)
 		close(p->cgroup_fd);
@@ -333,5 +417,6 @@ const struct ml_source_ops ml_kmem_source = {
 	.attach = kmem_attach,
 	.drain = kmem_drain,
 	.prog_misses = kmem_prog_misses,
+	.sync = kmem_sync,
 	.close = kmem_close,
 };

@@ -144,6 +144,23 @@ const char *ml_preload_unusable(const char *prog, bool stacks)
 	return why;
 }
 
+int ml_preload_set_flags(pid_t pid, const char *lib, uint64_t bias,
+			 uint32_t flags)
+{
+	struct ml_elf_func sym = { .name = ML_PL_CONTROL_SYM };
+	struct iovec local = { &flags, sizeof(flags) }, remote;
+	const char *why;
+
+	if (ml_elf_find_funcs(lib, &sym, 1, &why) || !sym.vaddr)
+		return -ENOENT;
+	remote.iov_base = (void *)(bias + sym.vaddr +
+				   offsetof(struct ml_pl_control, flags));
+	remote.iov_len = sizeof(flags);
+	if (process_vm_writev(pid, &local, 1, &remote, 1, 0) != sizeof(flags))
+		return -errno;
+	return 0;
+}
+
 static int preload_open(struct ml_source *src, const struct ml_source_config *cfg)
 {
 	struct preload_priv *p = xcalloc(1, sizeof(*p));

@@ -337,7 +337,6 @@ static int uprobe_open(struct ml_source *src, const struct ml_source_config *cfg
 		ml_err("cannot mount tracefs at /sys/kernel/tracing: %s", strerror(-err));
 		return err;
 	}
-	ml_tracefs_clean_stale();
 
 	p->skel = uprobe_bpf__open();
 	if (!p->skel) {

@@ -37,6 +37,47 @@ static void to_block(struct ml_block *b, uint64_t addr,
 	b->weight = v->weight;
 }
 
+/*
+ * The kernel sources' table (bpf/ktable.bpf.h), read in place.  A slot the
+ * kernel rewrites while we copy it changes its key first: keep a copy only
+ * if the key read after it is the one read before.
+ */
+static long kslot_blocks(const struct ml_tracker *t, struct ml_block **out)
+{
+	size_t n = 0, cap = 1024;
+	struct ml_block *blocks = xmalloc(cap * sizeof(*blocks));
+
+	for (uint64_t i = 0; i < t->nr_kslots; i++) {
+		const volatile struct ml_kslot *s = &t->kslots[i];
+		const volatile uint64_t *k = &t->kkeys[i];
+		struct ml_block *b;
+		uint64_t key = *k;
+
+		if (key == 0 || key == ML_KSLOT_FREED || key == ML_KSLOT_BUSY)
+			continue;
+		if (n == cap)
+			blocks = xrealloc(blocks, (cap *= 2) * sizeof(*blocks));
+		b = &blocks[n];
+		memset(b, 0, sizeof(*b));
+		b->addr = key;
+		b->size = s->size;
+		b->bytes_req = s->bytes_req;
+		b->call_site = s->call_site;
+		b->cache = s->cache;
+		b->timestamp_ns = s->timestamp_ns;
+		b->stack_id = s->stack_id;
+		b->pid = s->pid;
+		b->gfp = s->gfp;
+		b->kind = s->kind;
+		b->order = s->order;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (*k == key)
+			n++;
+	}
+	*out = blocks;
+	return n;
+}
+
 long ml_tracker_blocks(const struct ml_tracker *t, struct ml_block **out)
 {
 	size_t n = 0, cap = 1024;
@@ -50,6 +91,10 @@ long ml_tracker_blocks(const struct ml_tracker *t, struct ml_block **out)
 	if (t->ops) {
 		free(blocks);
 		return t->ops->blocks(t, out);
+	}
+	if (t->kkeys) {
+		free(blocks);
+		return kslot_blocks(t, out);
 	}
 	/* Batched lookups: one syscall per BATCH entries. */
 	for (;;) {

@@ -38,6 +38,10 @@ struct ml_tracker {
 	int events_fd;		/* ring buffer of struct ml_event, -1 if none */
 	int cache_names_fd;	/* kernel sources: slab cache names, -1 if none */
 	bool kernel;		/* stacks are kernel stacks */
+	/* kernel sources: the blocks are in this table, not in allocs_fd */
+	const uint64_t *kkeys;
+	const struct ml_kslot *kslots;
+	uint64_t nr_kslots;
 	const struct ml_tracker_ops *ops;	/* NULL: the BPF maps above */
 	void *priv;
 };

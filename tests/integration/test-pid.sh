@@ -108,4 +108,38 @@ check_stack "-o 0 -p 1 3: two signals: 15540 bytes in 20 allocations" "$ML_OUT" 
 kill -TERM "$TARGET"
 wait_exit "$TARGET" 10
 
+# 5. -p --inject: the preload library loaded into the running process, its
+# allocator calls pointed at it: the same report as the uprobes give; the
+# process goes on allocating from libc after memleak left.
+start_target inject-target
+start_memleak inject -p "$TARGET" --inject 1 4
+wait_for "$ML_OUT" "$RE_HEADER" 20
+signal_leak "--inject"
+wait_exit "$ML_PID" 30
+ML_RC=$WAIT_RC
+check_exit "-p --inject 1 4: exits 0 after 4 reports" 0
+check_reports "-p --inject 1 4: exactly 4 reports" "$ML_OUT" 4
+check_stack "-p --inject: 7770 bytes in 10 allocations at leak_on_signal" "$ML_OUT" \
+	7770 10 "$SIGNAL_LEAK" "$CALLER"
+check_nstacks "-p --inject: last report: only that stack" "$ML_OUT" 1
+check_no_grep "-p --inject: no losses" "$RE_LOST" "$ML_OUT"
+check_grep "-p --inject: the library is loaded in the process" \
+	'libmemleak-preload\.so' "/proc/$TARGET/maps"
+signal_leak "-p --inject: after memleak" &&
+	pass "-p --inject: the target still works after memleak undid the redirection"
+kill -TERM "$TARGET"
+wait_exit "$TARGET" 10
+check_eq "-p --inject: the target exits 0 on SIGTERM" 0 "$WAIT_RC"
+
+ml inject-no-pid --inject -c true
+check_exit "--inject without -p: usage error" 2
+check_grep "--inject without -p: says it needs -p" 'only with -p' "$ML_ERR"
+bg static-target ./build/targets/leaky-static wait
+wait_for "$OUT/static-target.out" '^ready$' 10
+ml inject-static -p "$BG_PID" --inject 1 1
+check_exit "-p --inject on a static program: fails" 1
+check_grep "-p --inject on a static program: says why" 'statically linked' "$ML_ERR"
+kill -TERM "$BG_PID"
+wait_exit "$BG_PID" 10
+
 finish
