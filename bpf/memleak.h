@@ -253,7 +253,7 @@ struct ml_unwind_bucket {
  * after that as its hash.
  */
 #define ML_PL_MAGIC		0x4c504c4dU	/* "MLPL" */
-#define ML_PL_VERSION		1
+#define ML_PL_VERSION		2
 #define ML_PL_EVENTS		256	/* events a batch holds */
 #define ML_PL_STACKS		16	/* new stacks a batch holds */
 #define ML_PL_FLUSH_SYM		"ml_preload_flush"
@@ -294,6 +294,7 @@ struct ml_pl_batch {
 	__u32 events_off;	/* from the start of the batch */
 	__u32 stacks_off;
 	__u64 first_ns;		/* CLOCK_MONOTONIC(_COARSE) of its first event */
+	__u64 next;		/* another thread's batch (its address), 0: none */
 };
 
 /* ml_pl_control.flags */
@@ -314,6 +315,7 @@ struct ml_pl_control {
 	__u32 flags;		/* ML_PL_* */
 	__u32 generation;	/* raised by a new session: stacks are sent again */
 	__u64 flushes;		/* batches handed over (statistics) */
+	__u64 batches;		/* every thread's batch, linked by next */
 };
 
 #endif /* MEMLEAK_BPF_H */

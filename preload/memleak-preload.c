@@ -20,14 +20,19 @@
  * order: an address freed in one thread's pending batch and reused at
  * once by another is never a lost or an invented leak.
  *
- * Batches are flushed when full, at thread exit, at exit, every 200 ms,
- * and when memleak asks through the control block (ml_preload_control:
- * it raises flush_req with process_vm_writev and waits for flush_done)
- * before each report: a flusher thread watches it every 10 ms.
+ * Batches are flushed when full, at thread exit, at exit (and _exit),
+ * every 200 ms, and when memleak asks through the control block
+ * (ml_preload_control: it raises flush_req with process_vm_writev and
+ * waits for flush_done) before each report: a flusher thread watches it
+ * every 10 ms.  A process killed by a signal loses what its batches hold:
+ * memleak, stopped at its exit, counts that through ctl.batches.
  *
  * With sample_bytes (memleak --sample-bytes N) only a Poisson sample of
  * the bytes is recorded, each sampled block with the weight of the
  * allocations it stands for; only the frees of sampled blocks are sent.
+ * An allocation that is not sampled costs a thread-local subtraction; a
+ * free, a look into a lock-free filter of the sampled blocks' addresses
+ * (most often: not there); neither takes a lock nor touches a batch.
  *
  * Nothing here may call malloc while recording: the per-thread state is
  * mmap()ed, TLS is initial-exec, and a per-thread guard sends calls made
@@ -111,8 +116,6 @@ struct ml_thread {
 	bool live;			/* a thread owns it */
 	struct ml_thread *next;		/* every state ever made */
 	uintptr_t stack_lo, stack_hi;	/* bounds for the frame walk */
-	uint64_t sample_left;		/* bytes until the next sample */
-	uint64_t rng;
 	uint32_t gen;			/* batch generation (pend[] validity) */
 	uint32_t sent_gen;		/* ctl.generation sent[] is for */
 	struct {
@@ -129,8 +132,17 @@ struct ml_thread {
 static TLS struct ml_thread *self;
 static TLS int guard;		/* inside the library: calls go straight through */
 static TLS bool thread_done;	/* past our thread-exit destructor */
+/*
+ * Sampling, per thread: bytes until the next sample (counted down by every
+ * allocation; 0 or less: this one is sampled), armed at the thread's first
+ * allocation, and the random stream of the draws.
+ */
+static TLS int64_t bytes_left;
+static TLS bool sample_armed;
+static TLS uint64_t rng;
 
 static int init_state;		/* 0 not yet, 1 running, 2 done */
+static pid_t owner;		/* the process whose batches these are */
 static int list_lock;
 static struct ml_thread *threads;
 static pthread_key_t exit_key;
@@ -141,15 +153,32 @@ static uint64_t seq_counter;
 static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *,
 				  void *(*)(void *), void *);
 
-/* Sampled blocks still allocated: only their frees are sent. */
+/*
+ * Sampled blocks still allocated: only their frees are sent.  The set
+ * (striped, locked) is only looked into when the filter says an address
+ * may be in it: a bit per hash of an address, set while some sampled block
+ * has that hash, read without a lock by every free (8 KiB: it stays in
+ * the cache, where an array of counts did not).  The counts behind the
+ * bits change under filter_lock, only when a block is sampled or a sampled
+ * one freed.  A block is counted before malloc returns it and uncounted by
+ * its free before libc has it back, so a free of a sampled block always
+ * sees its bit; other addresses of the same hash only cost a look into the
+ * set.
+ */
 #define SAMPLED_STRIPES	64
 #define SAMPLED_SLOTS	(1 << 14)	/* per stripe, open addressing */
+#define FILTER_BITS	16
 static struct sampled_set {
 	int lock;
 	uint32_t used, tomb;
 	uint64_t *slot;			/* 0 empty, 1 deleted, else an address */
 } sampled[SAMPLED_STRIPES];
 static uint64_t nr_sampled;
+static uint64_t *filter;		/* 1 << FILTER_BITS bits */
+static uint16_t *filter_counts;		/* sampled blocks per bit */
+static int filter_lock;
+static uint64_t sample_mean;		/* ctl.sample_bytes, fixed at init */
+static uint64_t sample_seed;		/* MEMLEAK_PRELOAD_SEED (tests), 0: none */
 
 static void spin_lock(int *l)
 {
@@ -244,10 +273,24 @@ static void ml_init(void)
 			      FLUSH_EVERY * FLUSH_POLL_NS / 1000000) /
 		      (FLUSH_POLL_NS / 1000000);
 	real_pthread_create = dlsym(RTLD_NEXT, "pthread_create");
+	owner = getpid();
 	have_key = pthread_key_create(&exit_key, thread_exit) == 0;
 	pthread_atfork(NULL, NULL, atfork_child);
-	for (int i = 0; ctl.sample_bytes && i < SAMPLED_STRIPES; i++)
-		sampled[i].slot = raw_mmap(SAMPLED_SLOTS * sizeof(uint64_t));
+	sample_seed = env_u64("MEMLEAK_PRELOAD_SEED", 0);
+	if (ctl.sample_bytes) {
+		filter = raw_mmap((1 << FILTER_BITS) / 8);
+		filter_counts = raw_mmap((1 << FILTER_BITS) * sizeof(uint16_t));
+		if (!filter_counts)
+			filter = NULL;
+		for (int i = 0; filter && i < SAMPLED_STRIPES; i++)
+			if (!(sampled[i].slot = raw_mmap(SAMPLED_SLOTS * sizeof(uint64_t))))
+				filter = NULL;
+	}
+	/* No memory for the set: every allocation then (never a wrong estimate). */
+	if (filter)
+		sample_mean = ctl.sample_bytes;
+	else
+		ctl.sample_bytes = 0;
 	__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
 	start_flusher();
 	guard--;
@@ -288,15 +331,12 @@ static struct ml_thread *thread_state(void)
 				      offsetof(struct ml_thread, batch);
 		spin_lock(&list_lock);
 		t->next = threads;
+		t->batch.next = threads ? (uintptr_t)&threads->batch : 0;
 		__atomic_store_n(&threads, t, __ATOMIC_RELEASE);
+		ctl.batches = (uintptr_t)&t->batch;
 		spin_unlock(&list_lock);
 	}
 	spin_lock(&t->lock);
-	t->rng = (uintptr_t)t ^ now_coarse() ^ ((uint64_t)syscall(SYS_gettid) << 32);
-	if (getenv("MEMLEAK_PRELOAD_SEED"))
-		t->rng = env_u64("MEMLEAK_PRELOAD_SEED", 1) + syscall(SYS_gettid) -
-			 getpid();
-	t->sample_left = 0;
 	t->sent_gen = ctl.generation;
 	memset(t->sent, 0, sizeof(t->sent));
 	memset(t->walk, 0, sizeof(t->walk));
@@ -381,12 +421,49 @@ __attribute__((destructor)) static void ml_dtor(void)
 	finished = true;
 }
 
+/*
+ * _exit() skips destructors: hand every batch over first.  A lock held
+ * for long is a thread stopped inside the library, or this very thread
+ * interrupted there by a signal handler that exits: its batch is left.
+ * A vfork() child shares its parent's memory (batches included) but not
+ * its pid, the probe's filter: it leaves them alone.
+ */
+static void exit_flush(void)
+{
+	struct ml_thread *t;
+
+	if (init_state != 2 || syscall(SYS_getpid) != owner)
+		return;
+	for (t = __atomic_load_n(&threads, __ATOMIC_ACQUIRE); t; t = t->next) {
+		int spins = 1 << 20;
+
+		while (__atomic_exchange_n(&t->lock, 1, __ATOMIC_ACQUIRE))
+			if (!--spins)
+				break;
+		if (!spins)
+			continue;
+		flush_locked(t);
+		spin_unlock(&t->lock);
+	}
+	finished = true;
+}
+
+EXPORT void _exit(int status)
+{
+	exit_flush();
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
+EXPORT void _Exit(int status) __attribute__((alias("_exit")));
+
 /* In a forked child only this thread is left; its batch was the parent's. */
 static void atfork_child(void)
 {
 	struct ml_thread *t;
 
 	list_lock = 0;
+	owner = getpid();
 	for (t = threads; t; t = t->next) {
 		t->lock = 0;
 		t->batch.nr_events = t->batch.nr_stacks = 0;
@@ -396,6 +473,7 @@ static void atfork_child(void)
 	}
 	for (int i = 0; i < SAMPLED_STRIPES; i++)
 		sampled[i].lock = 0;
+	filter_lock = 0;
 	/* No flusher here: memleak traces the process it started, not this one. */
 }
 
@@ -557,6 +635,30 @@ static struct sampled_set *stripe(uint64_t addr)
 	return &sampled[(addr >> 4) % SAMPLED_STRIPES];
 }
 
+/* Count @addr's hash in the filter up (+1) or down (-1), its bit with it. */
+static void filter_count(uint64_t addr, int delta)
+{
+	uint32_t h = ml_pl_filter_hash(addr, FILTER_BITS);
+	uint16_t *c = &filter_counts[h];
+
+	spin_lock(&filter_lock);
+	if (delta > 0 && (*c)++ == 0)
+		__atomic_or_fetch(&filter[h / 64], 1ULL << (h % 64), __ATOMIC_RELEASE);
+	else if (delta < 0 && *c && --*c == 0)
+		__atomic_and_fetch(&filter[h / 64], ~(1ULL << (h % 64)),
+				   __ATOMIC_RELEASE);
+	spin_unlock(&filter_lock);
+}
+
+/* May @addr be a sampled block?  Never false for one. */
+static inline bool maybe_sampled(uint64_t addr)
+{
+	uint32_t h = ml_pl_filter_hash(addr, FILTER_BITS);
+
+	return __atomic_load_n(&nr_sampled, __ATOMIC_RELAXED) &&
+	       (__atomic_load_n(&filter[h / 64], __ATOMIC_RELAXED) >> (h % 64) & 1);
+}
+
 static void sampled_add(uint64_t addr)
 {
 	struct sampled_set *s = stripe(addr);
@@ -593,6 +695,7 @@ static void sampled_add(uint64_t addr)
 			s->tomb--;
 		s->slot[i] = addr;
 		s->used++;
+		filter_count(addr, 1);
 		__atomic_add_fetch(&nr_sampled, 1, __ATOMIC_RELAXED);
 	}
 	spin_unlock(&s->lock);
@@ -605,7 +708,7 @@ static bool sampled_take(uint64_t addr)
 	uint32_t i = (addr >> 10) & (SAMPLED_SLOTS - 1);
 	bool found = false;
 
-	if (!s->slot || !__atomic_load_n(&nr_sampled, __ATOMIC_RELAXED))
+	if (!s->slot || !maybe_sampled(addr))
 		return false;
 	spin_lock(&s->lock);
 	for (uint32_t n = 0; n < SAMPLED_SLOTS && s->slot[i]; n++) {
@@ -614,6 +717,7 @@ static bool sampled_take(uint64_t addr)
 			s->used--;
 			s->tomb++;
 			found = true;
+			filter_count(addr, -1);
 			__atomic_sub_fetch(&nr_sampled, 1, __ATOMIC_RELAXED);
 			break;
 		}
@@ -729,41 +833,58 @@ static inline bool cancel_alloc(struct ml_thread *t, uint64_t addr)
 	return true;
 }
 
-/* Is this allocation sampled?  Its weight, or 0 if it is not recorded. */
-static inline uint32_t sample(struct ml_thread *t, uint64_t size)
+/*
+ * The weight of a sampled allocation of @size, whose count-down reached 0
+ * (or the thread's first allocation, which arms it); 0: not sampled.
+ */
+static NOINLINE uint32_t sample_slow(uint64_t size)
 {
-	uint64_t mean = ctl.sample_bytes;
-
-	if (likely(!mean))
-		return ML_WEIGHT_ONE;
-	if (!t->sample_left)
-		t->sample_left = ml_pl_next_sample(&t->rng, mean);
-	if (size < t->sample_left) {
-		t->sample_left -= size;
-		return 0;
+	bytes_left += size;	/* counted again below */
+	if (guard || init_state != 2)
+		return 0;	/* our own allocations are not the program's */
+	if (unlikely(!sample_armed)) {
+		guard++;
+		rng = sample_seed ? sample_seed + syscall(SYS_gettid) - getpid() :
+			(uintptr_t)&rng ^ now_coarse() ^
+			((uint64_t)syscall(SYS_gettid) << 32);
+		guard--;
+		sample_armed = true;
+		bytes_left = ml_pl_next_sample(&rng, sample_mean);
 	}
-	t->sample_left = ml_pl_next_sample(&t->rng, mean);
-	return ml_pl_weight(size, mean);
+	return ml_pl_countdown(&bytes_left, &rng, size, sample_mean);
 }
 
+/*
+ * Is this allocation recorded?  Its weight (ML_WEIGHT_ONE: every one is),
+ * or 0.  Not sampled: a subtraction, nothing else.
+ */
+static inline uint32_t sample_weight(uint64_t size)
+{
+	if (likely(!sample_mean))
+		return ML_WEIGHT_ONE;
+	if (likely((bytes_left -= (int64_t)size) > 0))
+		return 0;
+	return sample_slow(size);
+}
+
+/*
+ * Record an allocation of weight @w (0: not sampled); @old, if not NULL,
+ * is a block this call freed whose free must travel (realloc, mremap).
+ */
 static NOINLINE void record_alloc(enum ml_func func, void *p, uint64_t size,
-				  void *old, uint64_t free_seq,
+				  void *old, uint64_t free_seq, uint32_t w,
 				  uintptr_t *fp, uintptr_t ra0)
 {
 	struct ml_thread *t = enter();
 	struct ml_pl_event *e;
 	bool send_old = old != NULL;
 	uint64_t stack;
-	uint32_t w;
 
 	if (!t)
 		return;
-	/* realloc's old block: sampled?  allocated in this very batch? */
-	if (old && ctl.sample_bytes)
-		send_old = sampled_take((uintptr_t)old);
+	/* realloc's old block: allocated in this very batch? */
 	if (send_old && cancel_alloc(t, (uintptr_t)old))
 		send_old = false;
-	w = sample(t, size);
 	if (!w) {
 		if (send_old) {
 			e = new_event(t);
@@ -773,14 +894,14 @@ static NOINLINE void record_alloc(enum ml_func func, void *p, uint64_t size,
 		}
 		goto out;
 	}
-	if (ctl.sample_bytes)
+	if (sample_mean)
 		sampled_add((uintptr_t)p);
 	stack = take_stack(t, fp, ra0);
 	e = new_event(t);
 	*e = (struct ml_pl_event){
 		.seq = next_seq(), .free_seq = free_seq, .addr = (uintptr_t)p,
-		.size = size, .old_addr = (uintptr_t)old, .stack = stack,
-		.weight = w, .func = func,
+		.size = size, .old_addr = send_old ? (uintptr_t)old : 0,
+		.stack = stack, .weight = w, .func = func,
 		.kind = send_old ? ML_PL_REALLOC : ML_PL_ALLOC,
 	};
 	remember(t, (uintptr_t)p, e - t->events);
@@ -795,8 +916,6 @@ static NOINLINE void record_free(enum ml_func func, void *p, uint64_t seq)
 
 	if (!t)
 		return;
-	if (ctl.sample_bytes && !sampled_take((uintptr_t)p))
-		goto out;
 	if (cancel_alloc(t, (uintptr_t)p))
 		goto out;
 	e = new_event(t);
@@ -812,8 +931,30 @@ static inline uint64_t free_seq(void)
 	return guard || init_state != 2 ? 0 : next_seq();
 }
 
+/*
+ * Is the free of @p recorded?  Sampling: only a sampled block's, taken out
+ * of the set here, before libc has it back (and may hand it to a thread
+ * that samples it anew).  Mostly a filter look, no lock.
+ */
+static inline bool free_recorded(void *p)
+{
+	if (likely(!sample_mean))
+		return true;
+	if (likely(!maybe_sampled((uintptr_t)p)))
+		return false;
+	return sampled_take((uintptr_t)p);
+}
+
 #define FP()	((uintptr_t *)__builtin_frame_address(0))
 #define RA()	((uintptr_t)__builtin_return_address(0))
+
+/* An allocation the program made: recorded if sampled (or not sampling). */
+#define ALLOCATED(func, p, size) do {					\
+	uint32_t w_ = sample_weight(size);				\
+									\
+	if (w_)								\
+		record_alloc(func, p, size, NULL, 0, w_, FP(), RA());	\
+} while (0)
 
 /* ------------------------------------------------------------ the API */
 
@@ -822,15 +963,14 @@ EXPORT void *malloc(size_t size)
 	void *p = __libc_malloc(size);
 
 	if (p)
-		record_alloc(ML_MALLOC, p, size, NULL, 0, FP(), RA());
+		ALLOCATED(ML_MALLOC, p, size);
 	return p;
 }
 
 EXPORT void free(void *p)
 {
-	if (!p)
-		return;
-	record_free(ML_FREE, p, free_seq());
+	if (p && free_recorded(p))
+		record_free(ML_FREE, p, free_seq());
 	__libc_free(p);
 }
 
@@ -839,20 +979,29 @@ EXPORT void *calloc(size_t n, size_t size)
 	void *p = __libc_calloc(n, size);
 
 	if (p)
-		record_alloc(ML_CALLOC, p, n * size, NULL, 0, FP(), RA());
+		ALLOCATED(ML_CALLOC, p, n * size);
 	return p;
 }
 
 static inline void *do_realloc(enum ml_func func, void *old, size_t size,
 			       uintptr_t *fp, uintptr_t ra)
 {
-	uint64_t fs = old ? free_seq() : 0;
+	bool rec_old = old && free_recorded(old);
+	uint64_t fs = rec_old ? free_seq() : 0;
 	void *p = __libc_realloc(old, size);
+	uint32_t w;
 
-	if (p)
-		record_alloc(func, p, size, old, fs, fp, ra);
-	else if (old && !size)
-		record_free(func, old, fs);	/* realloc(p, 0) freed p */
+	if (p) {
+		w = sample_weight(size);
+		if (w || rec_old)
+			record_alloc(func, p, size, rec_old ? old : NULL, fs, w,
+				     fp, ra);
+	} else if (old && !size) {
+		if (rec_old)
+			record_free(func, old, fs);	/* realloc(p, 0) freed p */
+	} else if (rec_old && sample_mean) {
+		sampled_add((uintptr_t)old);	/* failed: still there, sampled */
+	}
 	return p;
 }
 
@@ -882,7 +1031,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 	if (!p)
 		return ENOMEM;
 	*out = p;
-	record_alloc(ML_POSIX_MEMALIGN, p, size, NULL, 0, FP(), RA());
+	ALLOCATED(ML_POSIX_MEMALIGN, p, size);
 	return 0;
 }
 
@@ -891,7 +1040,7 @@ EXPORT void *aligned_alloc(size_t align, size_t size)
 	void *p = __libc_memalign(align, size);
 
 	if (p)
-		record_alloc(ML_ALIGNED_ALLOC, p, size, NULL, 0, FP(), RA());
+		ALLOCATED(ML_ALIGNED_ALLOC, p, size);
 	return p;
 }
 
@@ -900,7 +1049,7 @@ EXPORT void *memalign(size_t align, size_t size)
 	void *p = __libc_memalign(align, size);
 
 	if (p)
-		record_alloc(ML_MEMALIGN, p, size, NULL, 0, FP(), RA());
+		ALLOCATED(ML_MEMALIGN, p, size);
 	return p;
 }
 
@@ -909,7 +1058,7 @@ EXPORT void *valloc(size_t size)
 	void *p = __libc_memalign(sysconf(_SC_PAGESIZE), size);
 
 	if (p)
-		record_alloc(ML_VALLOC, p, size, NULL, 0, FP(), RA());
+		ALLOCATED(ML_VALLOC, p, size);
 	return p;
 }
 
@@ -920,7 +1069,7 @@ EXPORT void *pvalloc(size_t size)
 	void *p = __libc_memalign(page, rounded);
 
 	if (p)
-		record_alloc(ML_PVALLOC, p, rounded, NULL, 0, FP(), RA());
+		ALLOCATED(ML_PVALLOC, p, rounded);
 	return p;
 }
 
@@ -947,7 +1096,7 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 	void *p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 
 	if (p != MAP_FAILED)
-		record_alloc(ML_MMAP, p, len, NULL, 0, FP(), RA());
+		ALLOCATED(ML_MMAP, p, len);
 	return p;
 }
 
@@ -956,18 +1105,23 @@ EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t o
 
 EXPORT int munmap(void *addr, size_t len)
 {
-	uint64_t seq = free_seq();
+	bool rec = free_recorded(addr);
+	uint64_t seq = rec ? free_seq() : 0;
 	int r = syscall(SYS_munmap, addr, len);
 
-	if (!r)
+	if (!r && rec)
 		record_free(ML_MUNMAP, addr, seq);
+	else if (r && rec && sample_mean)
+		sampled_add((uintptr_t)addr);	/* failed: still there */
 	return r;
 }
 
 EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
 {
-	uint64_t seq = free_seq();
+	bool rec_old = free_recorded(old);
+	uint64_t seq = rec_old ? free_seq() : 0;
 	void *new_addr = NULL, *p;
+	uint32_t w;
 	va_list ap;
 
 	if (flags & MREMAP_FIXED) {
@@ -976,8 +1130,14 @@ EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
 		va_end(ap);
 	}
 	p = (void *)syscall(SYS_mremap, old, old_len, len, flags, new_addr);
-	if (p != MAP_FAILED)
-		record_alloc(ML_MREMAP, p, len, old, seq, FP(), RA());
+	if (p != MAP_FAILED) {
+		w = sample_weight(len);
+		if (w || rec_old)
+			record_alloc(ML_MREMAP, p, len, rec_old ? old : NULL, seq,
+				     w, FP(), RA());
+	} else if (rec_old && sample_mean) {
+		sampled_add((uintptr_t)old);	/* failed: still there */
+	}
 	return p;
 }
 

@@ -2,8 +2,9 @@
 /*
  * The pure logic of the preload library (preload/memleak-preload.c), kept
  * apart so unit tests (tests/unit/test-preload.c) can check it: stack
- * hashes, the random draws of byte sampling and the weight of a sample.
- * No allocation, no libc state: all of it runs inside malloc.
+ * hashes, the random draws of byte sampling, the weight of a sample and
+ * the address filter's hash.  No allocation, no libc state: all of it runs
+ * inside malloc.
  */
 #ifndef MEMLEAK_PRELOAD_H
 #define MEMLEAK_PRELOAD_H
@@ -28,6 +29,16 @@ static inline uint64_t ml_pl_hash_end(uint64_t h, unsigned int depth)
 {
 	h = ml_pl_hash_mix(h, depth);
 	return h ? h : 1;
+}
+
+/*
+ * The filter slot of a block address (@bits: log2 of the slots): blocks
+ * are 16-byte aligned, so the low 4 bits say nothing; Fibonacci hashing
+ * spreads the rest over the top bits.
+ */
+static inline uint32_t ml_pl_filter_hash(uint64_t addr, unsigned int bits)
+{
+	return (uint32_t)(((addr >> 4) * 0x9e3779b97f4a7c15ULL) >> (64 - bits));
 }
 
 /* xorshift64*: a thread's random stream for sampling. */
@@ -74,6 +85,21 @@ static inline uint32_t ml_pl_weight(uint64_t size, uint64_t mean)
 	if (w < ML_WEIGHT_ONE)
 		w = ML_WEIGHT_ONE;
 	return w > 4e9 ? 4000000000U : (uint32_t)(w + 0.5);
+}
+
+/*
+ * Count an allocation of @size down from *left, the bytes until the next
+ * sample: at 0 or below, this one is sampled and the next distance drawn.
+ * Its weight, or 0 if not sampled.  (The library inlines the subtraction
+ * and calls this only when it reaches 0.)
+ */
+static inline uint32_t ml_pl_countdown(int64_t *left, uint64_t *rng,
+				       uint64_t size, uint64_t mean)
+{
+	if ((*left -= (int64_t)size) > 0)
+		return 0;
+	*left = ml_pl_next_sample(rng, mean);
+	return ml_pl_weight(size, mean);
 }
 
 #endif /* MEMLEAK_PRELOAD_H */

@@ -11,11 +11,13 @@ _memleak()
 		-o --older -s --sample-rate -T --top -z --min-size -Z --max-size -O --obj
 		-i --interval -v --verbose --combined-only --wa-missing-free --sort
 		--symbols-prefix --max-allocs --stack-map-size --kernel --cgroup
-		--backend -P --percpu --vmlinux --call-graph --grow-stacks"
+		--backend -P --percpu --vmlinux --call-graph --grow-stacks
+		--no-preload --sample-bytes --inject"
 	local record_opts="-h --help -o --output -p --pid -c --command --duration
 		-s --sample-rate -z --min-size -Z --max-size -O --obj -v --verbose
 		--combined-only --symbols-prefix --max-allocs --stack-map-size --kernel
-		--cgroup --backend -P --percpu --vmlinux --call-graph --grow-stacks"
+		--cgroup --backend -P --percpu --vmlinux --call-graph --grow-stacks
+		--no-preload --sample-bytes --inject"
 	local report_opts="-h --help -i --input -o --output --format -s --sort --pid
 		--comm --older --min-size --symbol --percent-limit -g --call-graph -G
 		--inverted --weight -a --show-allocs -T --top --symfs --title --stdio

@@ -307,11 +307,14 @@ int ml_parse_options_flags(int argc, char **argv, struct ml_opts *o,
 			o->inject = true;
 			break;
 		case OPT_SAMPLE_BYTES:
-			/* "--sample-bytes N" too: N is a size, 1k, 2M... */
+			/*
+			 * "--sample-bytes=N", or "--sample-bytes N" when N has
+			 * a unit (64k, 1M): a bare number after it is INTERVAL.
+			 */
 			if (!optarg && optind < argc &&
-			    ml_parse_u64(argv[optind], 1, UINT32_MAX, true, &v)) {
+			    ml_parse_u64(argv[optind], 0, UINT64_MAX, true, &v) &&
+			    !ml_parse_u64(argv[optind], 0, UINT64_MAX, false, &v))
 				optarg = argv[optind++];
-			}
 			if (!optarg) {
 				o->sample_bytes = ML_SAMPLE_BYTES_DEFAULT;
 				break;

@@ -45,11 +45,14 @@ static void at_entry(void *arg)
 		s->src.ops->refresh(&s->src);
 }
 
-static void refresh_maps(void *arg)
+/* The target is exiting, its memory still there. */
+static void at_exit(void *arg)
 {
 	struct ml_session *s = arg;
 
 	ml_maps_refresh(s->maps);
+	if (s->src.ops && s->src.ops->exiting)
+		s->src.ops->exiting(&s->src, s->target.exit_status);
 }
 
 /*
@@ -63,7 +66,7 @@ static char *choose_preload(struct ml_session *s, const char *prog)
 
 	if (s->o->no_preload || s->o->kernel || s->o->obj)
 		return NULL;
-	why = ml_preload_unusable(prog);
+	why = ml_preload_unusable(prog, s->o->call_graph != ML_CG_NONE);
 	if (why) {
 		ml_note("%s: %s; tracing it with libc uprobes instead of the preload library",
 			prog, why);
@@ -362,7 +365,7 @@ int ml_session_run(struct ml_session *s)
 					break;
 				/* Interrupted: one last tick, unless the target just left. */
 				if (si.ssi_signo != SIGPIPE &&
-				    !ml_target_update(&s->target, refresh_maps, s))
+				    !ml_target_update(&s->target, at_exit, s))
 					s->ops->tick(s, ML_TICK_INTERRUPT);
 				quit = true;
 				break;
@@ -387,7 +390,7 @@ int ml_session_run(struct ml_session *s)
 				break;
 			}
 		}
-		if (ml_target_update(&s->target, refresh_maps, s)) {
+		if (ml_target_update(&s->target, at_exit, s)) {
 			/*
 			 * The kernel frees some of an exited process's memory
 			 * after an RCU grace period (page tables, files): let

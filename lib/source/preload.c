@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -29,7 +30,9 @@
 #include "source/source.h"
 #include "source/bpfobj.h"
 #include "source/elfsym.h"
+#include "source/tracefs.h"
 #include "options/options.h"
+#include "unwind/unwind.h"
 #include "util/util.h"
 #include "preload.skel.h"
 
@@ -74,8 +77,21 @@ char *ml_preload_find_lib(void)
 	return NULL;
 }
 
-const char *ml_preload_unusable(const char *prog)
+/* A file whose code only .debug_frame describes: stop the walk there. */
+static int debug_frame_visit(const char *file, void *arg)
 {
+	const char **found = arg;
+
+	if (!ml_unwind_debug_frame_only(file))
+		return 0;
+	*found = xstrdup(file);
+	return -1;
+}
+
+const char *ml_preload_unusable(const char *prog, bool stacks)
+{
+	static char why[PATH_MAX + 128];
+	const char *file = NULL;
 	struct stat st;
 	GElf_Ehdr eh;
 	bool interp = false;
@@ -107,7 +123,25 @@ const char *ml_preload_unusable(const char *prog)
 	}
 	elf_end(elf);
 	close(fd);
-	return interp ? NULL : "it is statically linked";
+	if (!interp)
+		return "it is statically linked";
+	/*
+	 * The library unwinds with libgcc, which reads .eh_frame only; code
+	 * built with -fno-asynchronous-unwind-tables has its frames in
+	 * .debug_frame, which the BPF unwinder of libc uprobes follows.
+	 */
+	if (!stacks || !ml_program_files(prog, debug_frame_visit, &file))
+		return NULL;
+	if (!strcmp(file, prog))
+		snprintf(why, sizeof(why), "%s", "some of its code has unwind "
+			 "information in .debug_frame only (the library's "
+			 "unwinder reads .eh_frame)");
+	else
+		snprintf(why, sizeof(why), "%s, which it loads, has unwind "
+			 "information in .debug_frame only (the library's "
+			 "unwinder reads .eh_frame)", file);
+	free((char *)file);
+	return why;
 }
 
 int ml_preload_set_flags(pid_t pid, const char *lib, uint64_t bias,
@@ -147,6 +181,9 @@ static int preload_open(struct ml_source *src, const struct ml_source_config *cf
 		return -ENOENT;
 	}
 	p->ctl_off = sym[1].offset;
+	/* No tracefs events of its own, but it cleans up after dead runs too. */
+	if (!ml_tracefs_ready())
+		ml_tracefs_clean_stale();
 
 	skel = p->skel = preload_bpf__open();
 	if (!skel) {
@@ -286,6 +323,60 @@ static void preload_sync(struct ml_source *src)
 	p->warned = true;
 }
 
+/* Events of the batch at @addr that would have reached BPF (not cancelled). */
+static uint64_t live_events(struct preload_priv *p, uint64_t addr,
+			    const struct ml_pl_batch *b)
+{
+	struct ml_pl_event ev[ML_PL_EVENTS];
+	uint32_t n = b->nr_events < ML_PL_EVENTS ? b->nr_events : ML_PL_EVENTS;
+	struct iovec local = { ev, n * sizeof(ev[0]) },
+		     remote = { (void *)(addr + b->events_off), n * sizeof(ev[0]) };
+	uint64_t live = 0;
+
+	if (process_vm_readv(p->pid, &local, 1, &remote, 1, 0) !=
+	    (ssize_t)(n * sizeof(ev[0])))
+		return n;
+	for (uint32_t i = 0; i < n; i++)
+		live += ev[i].kind != ML_PL_NONE;
+	return live;
+}
+
+/*
+ * The target is exiting: after a fatal signal, what its batches still hold
+ * never reaches BPF (exit() and _exit() flush them).  Count it from the
+ * batch list in the control block.  (Not after a plain exit: the thread we
+ * watch may leave alone, pthread_exit(), while the others go on.)
+ */
+static void preload_exiting(struct ml_source *src, int status)
+{
+	struct preload_priv *p = src->priv;
+	struct ml_pl_control c;
+	uint64_t lost = 0, addr;
+	int threads = 0;
+
+	if (!p || !p->pid || !WIFSIGNALED(status))
+		return;
+	p->ctl_addr = find_control(p);
+	if (!p->ctl_addr || ctl_read(p, &c) || c.magic != ML_PL_MAGIC ||
+	    c.version != ML_PL_VERSION)
+		return;
+	for (addr = c.batches; addr && threads < 100000; threads++) {
+		struct ml_pl_batch b;
+		struct iovec local = { &b, sizeof(b) }, remote = { (void *)addr, sizeof(b) };
+
+		if (process_vm_readv(p->pid, &local, 1, &remote, 1, 0) != sizeof(b) ||
+		    b.magic != ML_PL_MAGIC)
+			break;
+		lost += live_events(p, addr, &b);
+		addr = b.next;
+	}
+	if (lost)
+		ml_warn("lost: %llu allocator events of process %d, killed by "
+			"signal %d, still in its preload library's batches: its "
+			"last frees and allocations are missing",
+			(unsigned long long)lost, p->pid, WTERMSIG(status));
+}
+
 static uint64_t preload_prog_misses(struct ml_source *src)
 {
 	struct preload_priv *p = src->priv;
@@ -311,6 +402,7 @@ const struct ml_source_ops ml_preload_source = {
 	.open = preload_open,
 	.attach = preload_attach,
 	.sync = preload_sync,
+	.exiting = preload_exiting,
 	.prog_misses = preload_prog_misses,
 	.close = preload_close,
 };

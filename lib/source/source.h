@@ -60,6 +60,12 @@ struct ml_source_ops {
 	 * (the preload library's batches) delivered.  May be NULL.
 	 */
 	void (*sync)(struct ml_source *src);
+	/*
+	 * The target is exiting with wait status @status, its memory still
+	 * there: say what it takes with it (the preload library's batches).
+	 * May be NULL.
+	 */
+	void (*exiting)(struct ml_source *src, int status);
 	/* Sum of the BPF programs' recursion misses. */
 	uint64_t (*prog_misses)(struct ml_source *src);
 	/* Detach, unload, remove every probe.  Safe after a failed open. */
@@ -83,10 +89,11 @@ extern const struct ml_source_ops ml_preload_source;
 char *ml_preload_find_lib(void);
 
 /*
- * Why @prog cannot load a preload library (statically linked, setuid or
- * setgid), or NULL if it can.
+ * Why @prog cannot be traced through a preload library (statically linked,
+ * setuid or setgid; with @stacks, code of it or of a library it needs that
+ * only .debug_frame describes), or NULL if it can.
  */
-const char *ml_preload_unusable(const char *prog);
+const char *ml_preload_unusable(const char *prog, bool stacks);
 
 /*
  * Set the ML_PL_* @flags of preload library @lib loaded at @bias in

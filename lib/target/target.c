@@ -223,6 +223,10 @@ bool ml_target_update(struct ml_target *t, void (*at_exit)(void *), void *arg)
 		event = st >> 16;
 		sig = WSTOPSIG(st);
 		if (event == PTRACE_EVENT_EXIT) {
+			unsigned long msg = 0;
+
+			ptrace(PTRACE_GETEVENTMSG, t->pid, 0, &msg);
+			t->exit_status = msg;
 			if (at_exit)
 				at_exit(arg);
 			ptrace(PTRACE_CONT, t->pid, 0, 0);

@@ -15,6 +15,7 @@ struct ml_target {
 	bool child;		/* started by us */
 	bool gone;		/* exited and reaped (or vanished) */
 	int status;		/* wait status, valid when gone && child */
+	int exit_status;	/* wait status of the exit @at_exit is called for */
 	int go_fd;		/* -c: writing to it lets the child execve */
 	int err_fd;		/* -c: the child's execve errno, or EOF */
 	int pidfd;		/* -p: readable once the process exits */

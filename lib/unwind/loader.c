@@ -511,29 +511,44 @@ static char *find_library(const char *name, const struct dyninfo *di,
 	return search_dirs(system_dirs, origin, name);
 }
 
-static void add_tree(struct ml_unwinder *u, const char *path, const char *conf,
-		     int depth)
+/* A walk over a program and the libraries it needs, each file once. */
+struct tree_walk {
+	int (*visit)(const char *path, const struct stat *sb, void *arg);
+	void *arg;
+	const char *conf;	/* ld_conf_dirs() */
+	struct stat *seen;
+	size_t nseen;
+	bool stop;
+};
+
+static void walk_tree(struct tree_walk *w, const char *path, int depth)
 {
 	struct dyninfo di;
 	struct stat sb;
 	char *copy, *origin;
+	int r;
 
-	if (depth > 16 || stat(path, &sb))
+	if (w->stop || depth > 16 || stat(path, &sb))
 		return;
-	if (is_loaded(u, kdev(sb.st_dev), sb.st_ino))
-		return;
-	add_key(u, path, path, kdev(sb.st_dev), sb.st_ino);
-	if (read_dyninfo(path, &di))
+	for (size_t i = 0; i < w->nseen; i++)
+		if (w->seen[i].st_dev == sb.st_dev && w->seen[i].st_ino == sb.st_ino)
+			return;
+	w->seen = xrealloc(w->seen, (w->nseen + 1) * sizeof(*w->seen));
+	w->seen[w->nseen++] = sb;
+	r = w->visit(path, &sb, w->arg);
+	if (r < 0)
+		w->stop = true;
+	if (r || read_dyninfo(path, &di))
 		return;
 	copy = realpath(path, NULL);
 	origin = copy ? dirname(copy) : ".";
 	if (di.interp)
-		add_tree(u, di.interp, conf, depth + 1);
+		walk_tree(w, di.interp, depth + 1);
 	for (size_t i = 0; i < di.nneeded; i++) {
-		char *lib = find_library(di.needed[i], &di, origin, conf);
+		char *lib = find_library(di.needed[i], &di, origin, w->conf);
 
 		if (lib)
-			add_tree(u, lib, conf, depth + 1);
+			walk_tree(w, lib, depth + 1);
 		else
 			ml_debug("unwind: %s needs %s: not found", path, di.needed[i]);
 		free(lib);
@@ -542,35 +557,71 @@ static void add_tree(struct ml_unwinder *u, const char *path, const char *conf,
 	dyninfo_free(&di);
 }
 
-/* Preloaded libraries: LD_PRELOAD (the command inherits our environment). */
-static void add_preloads(struct ml_unwinder *u, const char *conf)
+/*
+ * Preloaded libraries (LD_PRELOAD: the command inherits our environment),
+ * then the program and what it needs.
+ */
+static void walk_program(struct tree_walk *w, const char *path)
 {
 	const char *env = getenv("LD_PRELOAD");
 	struct dyninfo none = {};
 	char *copy, *save = NULL, *name;
 
-	if (!env)
-		return;
-	copy = xstrdup(env);
+	w->conf = ld_conf_dirs();
+	copy = xstrdup(env ? env : "");
 	for (name = strtok_r(copy, " :", &save); name;
 	     name = strtok_r(NULL, " :", &save)) {
-		char *lib = find_library(name, &none, ".", conf);
+		char *lib = find_library(name, &none, ".", w->conf);
 
 		if (lib)
-			add_tree(u, lib, conf, 1);
+			walk_tree(w, lib, 1);
 		free(lib);
 	}
 	free(copy);
+	walk_tree(w, path, 0);
+	free((char *)w->conf);
+	free(w->seen);
+}
+
+/* Load a file's table, and go on into its needs, unless it was loaded. */
+static int load_visit(const char *path, const struct stat *sb, void *arg)
+{
+	struct ml_unwinder *u = arg;
+
+	if (is_loaded(u, kdev(sb->st_dev), sb->st_ino))
+		return 1;
+	add_key(u, path, path, kdev(sb->st_dev), sb->st_ino);
+	return 0;
 }
 
 int ml_unwinder_add_program(struct ml_unwinder *u, const char *path)
 {
-	char *conf = ld_conf_dirs();
+	struct tree_walk w = { .visit = load_visit, .arg = u };
 
 	pthread_mutex_lock(&u->lock);
-	add_preloads(u, conf);
-	add_tree(u, path, conf, 0);
+	walk_program(&w, path);
 	pthread_mutex_unlock(&u->lock);
-	free(conf);
 	return 0;
+}
+
+struct files_walk {
+	int (*fn)(const char *file, void *arg);
+	void *arg;
+};
+
+static int files_visit(const char *path, const struct stat *sb, void *arg)
+{
+	struct files_walk *f = arg;
+
+	return f->fn(path, f->arg);
+}
+
+int ml_program_files(const char *path, int (*fn)(const char *file, void *arg),
+		     void *arg)
+{
+	struct files_walk f = { fn, arg };
+	struct tree_walk w = { .visit = files_visit, .arg = &f };
+
+	walk_program(&w, path);
+	return w.stop ? -1 : 0;
 }

@@ -497,3 +497,37 @@ const struct ml_unwind_row *ml_unwind_find(const struct ml_unwind_row *rows,
 	}
 	return &rows[lo];
 }
+
+bool ml_unwind_debug_frame_only(const char *path)
+{
+	struct starts s = {};
+	Dwarf_CFI *eh;
+	Elf *elf;
+	bool only = false;
+	int fd;
+
+	elf_version(EV_CURRENT);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF)
+		goto out;
+	debug_frame_starts(elf, &s);
+	/* Usually none, or every one: stop at the first .eh_frame misses. */
+	eh = s.n ? dwarf_getcfi_elf(elf) : NULL;
+	for (size_t i = 0; i < s.n && !only; i++) {
+		Dwarf_Frame *fr;
+
+		if (!eh || dwarf_cfi_addrframe(eh, s.v[i].addr, &fr))
+			only = true;
+		else
+			free(fr);
+	}
+out:
+	free(s.v);
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return only;
+}

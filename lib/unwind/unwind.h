@@ -31,6 +31,12 @@ int ml_unwind_compile(const char *path, struct ml_unwind_row **rows,
 		      size_t *nrows, struct ml_unwind_stats *stats,
 		      const char **why);
 
+/*
+ * True if some code of ELF file @path is described by .debug_frame alone,
+ * which unwinders reading only .eh_frame (libgcc's) cannot follow.
+ */
+bool ml_unwind_debug_frame_only(const char *path);
+
 /* The row covering file offset @off, or NULL. */
 const struct ml_unwind_row *ml_unwind_find(const struct ml_unwind_row *rows,
 					   size_t n, uint64_t off);
@@ -84,6 +90,15 @@ int ml_unwinder_add_pid(struct ml_unwinder *u, pid_t pid);
  * dlopen()s later comes with ml_unwinder_add_pid().
  */
 int ml_unwinder_add_program(struct ml_unwinder *u, const char *path);
+
+/*
+ * Call @fn on program @path and each library it needs, once each, found as
+ * ml_unwinder_add_program() finds them (LD_PRELOAD included).  @fn returns
+ * 0 to go on into the file's own needs, 1 to skip them, -1 to stop (then
+ * returned).  0 when done.
+ */
+int ml_program_files(const char *path, int (*fn)(const char *file, void *arg),
+		     void *arg);
 
 /*
  * Also load, every @period_ms from a thread of its own, the tables of what

@@ -25,7 +25,11 @@ build_nofp()
 		-Wl,-rpath,'$ORIGIN' -o "$TARGETS/usenofp" &&
 	     gcc $NOFP_CFLAGS "$TSRC/dlnofp.c" -ldl -o "$TARGETS/dlnofp" &&
 	     gcc $NOFP_CFLAGS -fno-asynchronous-unwind-tables -fno-unwind-tables \
-		-pthread "$TSRC/nofp.c" -o "$TARGETS/nofp-debug-frame"; } >"$log" 2>&1; then
+		-pthread "$TSRC/nofp.c" -o "$TARGETS/nofp-debug-frame" &&
+	     gcc $NOFP_CFLAGS -fno-asynchronous-unwind-tables -fno-unwind-tables \
+		-fPIC -shared "$TSRC/libnofp.c" -o "$TARGETS/libnofpdf.so" &&
+	     gcc $NOFP_CFLAGS "$TSRC/usenofp.c" -L"$TARGETS" -lnofpdf \
+		-Wl,-rpath,'$ORIGIN' -o "$TARGETS/usenofp-debug-frame"; } >"$log" 2>&1; then
 		pass "build the targets without frame pointers"
 		return 0
 	fi
@@ -150,9 +154,12 @@ check_exit "nofp --call-graph fp: exits 0" 0
 check_stack "nofp --call-graph fp: the leaf frame" "$ML_OUT" 500 5 \
 	"$(frame leaf_alloc.constprop.0 nofp nofp.c "$ln")"
 
-# ---- a program whose own code has only .debug_frame (no .eh_frame FDEs)
+# ---- a program whose own code has only .debug_frame (no .eh_frame FDEs):
+# the preload library's unwinder (libgcc) cannot follow it, libc uprobes can
 ml debug-frame -c "$TARGETS/nofp-debug-frame direct"
 check_exit "nofp-debug-frame: exits 0" 0
+check_grep "nofp-debug-frame: says why the preload library is not used" \
+	"nofp-debug-frame: .*\\.debug_frame only.*libc uprobes" "$ML_ERR"
 check_no_grep "nofp-debug-frame: no stack truncated" '\[truncated\]' "$ML_OUT"
 check_stack "nofp-debug-frame: every frame, from .debug_frame" "$ML_OUT" 500 5 \
 	"$(frame leaf_alloc.constprop.0 nofp-debug-frame nofp.c "$ln")" \
@@ -171,6 +178,20 @@ check_stack "usenofp: library frames, then the program's" "$ML_OUT" 1536 6 \
 	"$(frame main usenofp usenofp.c "$(call_of usenofp.c main-use)")"
 vg usenofp "$TARGETS/usenofp"
 check_valgrind "usenofp: library leak = valgrind" "$ML_OUT" "$VG_LOG" nofp_inner
+
+# ---- the same for a library the program needs
+ml usenofp-df -c "$TARGETS/usenofp-debug-frame"
+check_exit "usenofp-debug-frame: exits 0" 0
+check_grep "usenofp-debug-frame: names the library with .debug_frame only" \
+	"libnofpdf\\.so, which it loads, .*\\.debug_frame only.*libc uprobes" "$ML_ERR"
+check_stack "usenofp-debug-frame: library frames from .debug_frame, then the program's" \
+	"$ML_OUT" 1536 6 \
+	"$(frame nofp_inner.constprop.0 libnofpdf.so libnofp.c "$(line_of libnofp.c lib)")" \
+	"$(frame nofp_lib_leak libnofpdf.so libnofp.c "$(call_of libnofp.c lib)")" \
+	"$(frame call_lib.constprop.0 usenofp-debug-frame usenofp.c "$(call_of usenofp.c use)")" \
+	"$(frame main usenofp-debug-frame usenofp.c "$(call_of usenofp.c main-use)")"
+# and a program without such code keeps the preload library
+check_no_grep "usenofp: the preload library traces it" "libc uprobes" "$OUT/usenofp.err"
 
 # ---- a library dlopen()ed after the start: its table loaded within 0.3 s
 ml dlnofp -c "$TARGETS/dlnofp"

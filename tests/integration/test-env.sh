@@ -22,7 +22,8 @@ FOFF=$(printf '0x%x' $((OFF - SEG_VADDR + SEG_OFF)))
 
 bg refctr "$HELPERS/uprobe-refctr" "$LIBC" "$FOFF" 0x100
 if wait_for "$OUT/refctr.out" '^ready$' 10; then
-	ml conflict -c "./build/targets/leaky direct"
+	# libc uprobes (-c would take the preload library, which has no conflict)
+	ml conflict --no-preload -c "./build/targets/leaky direct"
 	check_exit "a uprobe held with a reference counter: exit 1" 1
 	check_grep "the message names the cause" \
 		'another tool holds a uprobe at the same address with a different reference counter \(ref_ctr_offset\)' \
@@ -35,7 +36,7 @@ else
 fi
 cleanup
 
-ml after-conflict -c "./build/targets/leaky direct"
+ml after-conflict --no-preload -c "./build/targets/leaky direct"
 check_exit "once the other tool is gone, memleak works" 0
 
 # Under sudo the command runs as the user who ran sudo.

@@ -11,12 +11,16 @@
  *                      taken meanwhile must show 1000 bytes in 10 blocks
  *   preloadt bulk      20000 x 1000 and 1000 x 20000 bytes kept (40 MB),
  *                      as many freed: for --sample-bytes estimates
+ *   preloadt exit|Exit 10 x malloc(100) kept, 10 freed, then _exit(0) or
+ *                      _Exit(0): no destructor hands the batch over
+ *   preloadt term      the same, then killed by SIGTERM: the batch is lost
  *
  * No stdio: its buffers would be outstanding allocations.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -91,6 +95,17 @@ void bulk(void)
 		free(big[i]);
 }
 
+/* 10 blocks kept, 10 freed: 30 events, all in this thread's batch */
+void keep10(void)
+{
+	static void *b[20];
+
+	for (int i = 0; i < 20; i++)
+		b[i] = malloc(100); /* LEAK: exit */
+	for (int i = 0; i < 20; i += 2)
+		free(b[i]);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -107,6 +122,15 @@ int main(int argc, char **argv)
 		live();
 	} else if (!strcmp(mode, "bulk")) {
 		bulk();
+	} else if (!strcmp(mode, "exit")) {
+		keep10();
+		_exit(0);
+	} else if (!strcmp(mode, "Exit")) {
+		keep10();
+		_Exit(0);
+	} else if (!strcmp(mode, "term")) {
+		keep10();
+		raise(SIGTERM);
 	} else {
 		return 2;
 	}

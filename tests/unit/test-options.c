@@ -52,6 +52,38 @@ static void defaults(void)
 	CHECK(!o.trace && !o.show_allocs && !o.combined_only);
 }
 
+/*
+ * --sample-bytes: alone the default mean; =N any size; a separate word only
+ * with a unit, so that a bare number stays INTERVAL.
+ */
+static void sample_bytes(void)
+{
+	struct ml_opts o;
+
+	CHECK(parse(&o, "-c", "ls", "--sample-bytes", NULL) == -1);
+	CHECK_EQ_U64(o.sample_bytes, ML_SAMPLE_BYTES_DEFAULT);
+	CHECK_EQ_U64(o.interval, 5);
+	CHECK(parse(&o, "-c", "ls", "--sample-bytes", "3", NULL) == -1);
+	CHECK_EQ_U64(o.sample_bytes, ML_SAMPLE_BYTES_DEFAULT);
+	CHECK_EQ_U64(o.interval, 3);
+	CHECK(parse(&o, "-c", "ls", "--sample-bytes=4096", "3", "2", NULL) == -1);
+	CHECK_EQ_U64(o.sample_bytes, 4096);
+	CHECK_EQ_U64(o.interval, 3);
+	CHECK_EQ_U64(o.count, 2);
+	CHECK(parse(&o, "-c", "ls", "--sample-bytes", "64k", "7", NULL) == -1);
+	CHECK_EQ_U64(o.sample_bytes, 65536);
+	CHECK_EQ_U64(o.interval, 7);
+	CHECK(parse(&o, "-c", "ls", "--sample-bytes", "1MiB", NULL) == -1);
+	CHECK_EQ_U64(o.sample_bytes, 1 << 20);
+	CHECK(parse(&o, "-c", "ls", "--sample-bytes=0", NULL) == 2);
+	CHECK(parse(&o, "-c", "ls", "--sample-bytes", "8g", NULL) == 2);
+	CHECK(parse(&o, "-c", "ls", "--sample-bytes=x", NULL) == 2);
+	CHECK(parse(&o, "-p", "1", "--sample-bytes", NULL) == 2);
+	CHECK(parse(&o, "-c", "ls", "--no-preload", "--sample-bytes", NULL) == 2);
+	CHECK(parse(&o, "-c", "ls", "--no-preload", NULL) == -1);
+	CHECK(o.no_preload);
+}
+
 /* The command lines of bcc memleak's man page and examples. */
 static void bcc_command_lines(void)
 {
@@ -109,6 +141,7 @@ static void bad_input_exits_2(void)
 int main(void)
 {
 	TEST(defaults);
+	TEST(sample_bytes);
 	TEST(bcc_command_lines);
 	TEST(bad_input_exits_2);
 	return TEST_DONE();
