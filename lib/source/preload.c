@@ -30,7 +30,6 @@
 #include "source/source.h"
 #include "source/bpfobj.h"
 #include "source/elfsym.h"
-#include "source/tracefs.h"
 #include "options/options.h"
 #include "unwind/unwind.h"
 #include "util/util.h"
@@ -181,10 +180,6 @@ static int preload_open(struct ml_source *src, const struct ml_source_config *cf
 		return -ENOENT;
 	}
 	p->ctl_off = sym[1].offset;
-	/* No tracefs events of its own, but it cleans up after dead runs too. */
-	if (!ml_tracefs_ready())
-		ml_tracefs_clean_stale();
-
 	skel = p->skel = preload_bpf__open();
 	if (!skel) {
 		ml_err("cannot open BPF object: %s", strerror(errno));
