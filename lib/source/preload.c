@@ -180,6 +180,7 @@ static int preload_open(struct ml_source *src, const struct ml_source_config *cf
 		return -ENOENT;
 	}
 	p->ctl_off = sym[1].offset;
+
 	skel = p->skel = preload_bpf__open();
 	if (!skel) {
 		ml_err("cannot open BPF object: %s", strerror(errno));
