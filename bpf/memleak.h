@@ -253,7 +253,7 @@ struct ml_unwind_bucket {
  * after that as its hash.
  */
 #define ML_PL_MAGIC		0x4c504c4dU	/* "MLPL" */
-#define ML_PL_VERSION		2
+#define ML_PL_VERSION		3
 #define ML_PL_EVENTS		256	/* events a batch holds */
 #define ML_PL_STACKS		16	/* new stacks a batch holds */
 #define ML_PL_FLUSH_SYM		"ml_preload_flush"
@@ -273,6 +273,7 @@ struct ml_pl_event {
 	__u64 addr;
 	__u64 size;
 	__u64 old_addr;
+	__u64 arg;		/* nmemb (calloc, reallocarray), alignment (*memalign) */
 	__u64 stack;		/* the stack's hash; 0: no stack */
 	__u32 weight;		/* in ML_WEIGHT_ONE */
 	__u16 func;		/* enum ml_func */

@@ -136,7 +136,7 @@ static __always_inline void pl_alloc(struct batch_ctx *c, struct ml_pl_event *e)
 	info.seq = e->seq;
 	info.weight = e->weight;
 	info.timestamp_ns = c->first_ns;
-	track_alloc_store(e->func, addr, &info, e->old_addr, 0);
+	track_alloc_store(e->func, addr, &info, e->old_addr, e->arg);
 }
 
 static long event_cb(__u32 i, void *data)

@@ -872,8 +872,8 @@ static inline uint32_t sample_weight(uint64_t size)
  * is a block this call freed whose free must travel (realloc, mremap).
  */
 static NOINLINE void record_alloc(enum ml_func func, void *p, uint64_t size,
-				  void *old, uint64_t free_seq, uint32_t w,
-				  uintptr_t *fp, uintptr_t ra0)
+				  uint64_t arg, void *old, uint64_t free_seq,
+				  uint32_t w, uintptr_t *fp, uintptr_t ra0)
 {
 	struct ml_thread *t = enter();
 	struct ml_pl_event *e;
@@ -901,7 +901,7 @@ static NOINLINE void record_alloc(enum ml_func func, void *p, uint64_t size,
 	*e = (struct ml_pl_event){
 		.seq = next_seq(), .free_seq = free_seq, .addr = (uintptr_t)p,
 		.size = size, .old_addr = send_old ? (uintptr_t)old : 0,
-		.stack = stack, .weight = w, .func = func,
+		.arg = arg, .stack = stack, .weight = w, .func = func,
 		.kind = send_old ? ML_PL_REALLOC : ML_PL_ALLOC,
 	};
 	remember(t, (uintptr_t)p, e - t->events);
@@ -948,12 +948,15 @@ static inline bool free_recorded(void *p)
 #define FP()	((uintptr_t *)__builtin_frame_address(0))
 #define RA()	((uintptr_t)__builtin_return_address(0))
 
-/* An allocation the program made: recorded if sampled (or not sampling). */
-#define ALLOCATED(func, p, size) do {					\
+/*
+ * An allocation the program made: recorded if sampled (or not sampling).
+ * @arg: calloc's nmemb, the alignment asked of *memalign, else 0.
+ */
+#define ALLOCATED(func, p, size, arg) do {				\
 	uint32_t w_ = sample_weight(size);				\
 									\
 	if (w_)								\
-		record_alloc(func, p, size, NULL, 0, w_, FP(), RA());	\
+		record_alloc(func, p, size, arg, NULL, 0, w_, FP(), RA()); \
 } while (0)
 
 /* ------------------------------------------------------------ the API */
@@ -963,7 +966,7 @@ EXPORT void *malloc(size_t size)
 	void *p = __libc_malloc(size);
 
 	if (p)
-		ALLOCATED(ML_MALLOC, p, size);
+		ALLOCATED(ML_MALLOC, p, size, 0);
 	return p;
 }
 
@@ -979,12 +982,12 @@ EXPORT void *calloc(size_t n, size_t size)
 	void *p = __libc_calloc(n, size);
 
 	if (p)
-		ALLOCATED(ML_CALLOC, p, n * size);
+		ALLOCATED(ML_CALLOC, p, n * size, n);
 	return p;
 }
 
 static inline void *do_realloc(enum ml_func func, void *old, size_t size,
-			       uintptr_t *fp, uintptr_t ra)
+			       uint64_t arg, uintptr_t *fp, uintptr_t ra)
 {
 	bool rec_old = old && free_recorded(old);
 	uint64_t fs = rec_old ? free_seq() : 0;
@@ -994,8 +997,8 @@ static inline void *do_realloc(enum ml_func func, void *old, size_t size,
 	if (p) {
 		w = sample_weight(size);
 		if (w || rec_old)
-			record_alloc(func, p, size, rec_old ? old : NULL, fs, w,
-				     fp, ra);
+			record_alloc(func, p, size, arg, rec_old ? old : NULL,
+				     fs, w, fp, ra);
 	} else if (old && !size) {
 		if (rec_old)
 			record_free(func, old, fs);	/* realloc(p, 0) freed p */
@@ -1007,7 +1010,7 @@ static inline void *do_realloc(enum ml_func func, void *old, size_t size,
 
 EXPORT void *realloc(void *old, size_t size)
 {
-	return do_realloc(ML_REALLOC, old, size, FP(), RA());
+	return do_realloc(ML_REALLOC, old, size, 0, FP(), RA());
 }
 
 EXPORT void *reallocarray(void *old, size_t n, size_t size)
@@ -1018,7 +1021,7 @@ EXPORT void *reallocarray(void *old, size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return do_realloc(ML_REALLOCARRAY, old, bytes, FP(), RA());
+	return do_realloc(ML_REALLOCARRAY, old, bytes, n, FP(), RA());
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t size)
@@ -1031,7 +1034,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 	if (!p)
 		return ENOMEM;
 	*out = p;
-	ALLOCATED(ML_POSIX_MEMALIGN, p, size);
+	ALLOCATED(ML_POSIX_MEMALIGN, p, size, align);
 	return 0;
 }
 
@@ -1040,7 +1043,7 @@ EXPORT void *aligned_alloc(size_t align, size_t size)
 	void *p = __libc_memalign(align, size);
 
 	if (p)
-		ALLOCATED(ML_ALIGNED_ALLOC, p, size);
+		ALLOCATED(ML_ALIGNED_ALLOC, p, size, align);
 	return p;
 }
 
@@ -1049,7 +1052,7 @@ EXPORT void *memalign(size_t align, size_t size)
 	void *p = __libc_memalign(align, size);
 
 	if (p)
-		ALLOCATED(ML_MEMALIGN, p, size);
+		ALLOCATED(ML_MEMALIGN, p, size, align);
 	return p;
 }
 
@@ -1058,7 +1061,7 @@ EXPORT void *valloc(size_t size)
 	void *p = __libc_memalign(sysconf(_SC_PAGESIZE), size);
 
 	if (p)
-		ALLOCATED(ML_VALLOC, p, size);
+		ALLOCATED(ML_VALLOC, p, size, 0);
 	return p;
 }
 
@@ -1069,7 +1072,7 @@ EXPORT void *pvalloc(size_t size)
 	void *p = __libc_memalign(page, rounded);
 
 	if (p)
-		ALLOCATED(ML_PVALLOC, p, rounded);
+		ALLOCATED(ML_PVALLOC, p, rounded, 0);
 	return p;
 }
 
@@ -1096,7 +1099,7 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 	void *p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 
 	if (p != MAP_FAILED)
-		ALLOCATED(ML_MMAP, p, len);
+		ALLOCATED(ML_MMAP, p, len, 0);
 	return p;
 }
 
@@ -1133,8 +1136,8 @@ EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
 	if (p != MAP_FAILED) {
 		w = sample_weight(len);
 		if (w || rec_old)
-			record_alloc(ML_MREMAP, p, len, rec_old ? old : NULL, seq,
-				     w, FP(), RA());
+			record_alloc(ML_MREMAP, p, len, 0, rec_old ? old : NULL,
+				     seq, w, FP(), RA());
 	} else if (rec_old && sample_mean) {
 		sampled_add((uintptr_t)old);	/* failed: still there */
 	}
