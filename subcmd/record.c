@@ -245,8 +245,10 @@ static size_t totals_of(struct ml_block *b, size_t n, struct ml_rec_total **out)
 		if (!nt || t[nt - 1].stack_id != b[i].stack_id)
 			t[nt++].stack_id = b[i].stack_id;
 		t[nt - 1].bytes += ml_block_bytes(&b[i]);
-		t[nt - 1].count += ml_block_count(&b[i]);
+		t[nt - 1].count += ml_block_weight(&b[i]);	/* rounded below */
 	}
+	for (size_t i = 0; i < nt; i++)
+		t[i].count = ml_weight_count(t[i].count);
 	*out = t;
 	return nt;
 }

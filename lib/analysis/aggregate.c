@@ -139,11 +139,14 @@ void ml_aggregate_blocks_by(struct ml_block *blocks, size_t n, uint64_t now_ns,
 		g->bytes += ml_block_bytes(&sorted[i]);
 		g->bytes_req += sorted[i].bytes_req ? sorted[i].bytes_req :
 				ml_block_bytes(&sorted[i]);
-		g->count += ml_block_count(&sorted[i]);
+		g->count += ml_block_weight(&sorted[i]);	/* rounded below */
 		g->nblocks++;
 		out->bytes += ml_block_bytes(&sorted[i]);
-		out->count += ml_block_count(&sorted[i]);
+		out->count += ml_block_weight(&sorted[i]);
 	}
+	for (size_t i = 0; i < out->ngroups; i++)
+		out->groups[i].count = ml_weight_count(out->groups[i].count);
+	out->count = ml_weight_count(out->count);
 	free(k);
 	sort_groups(out, sort);
 }

@@ -72,11 +72,19 @@ static inline uint64_t ml_block_bytes(const struct ml_block *b)
 	return (b->size * (uint64_t)b->weight + ML_WEIGHT_ONE / 2) / ML_WEIGHT_ONE;
 }
 
-static inline uint64_t ml_block_count(const struct ml_block *b)
+/*
+ * The allocations @b stands for, in ML_WEIGHT_ONE units: sum these over a
+ * group and round once (ml_weight_count), or the rounding of each small
+ * sample adds up (a weight of 1.4 would count as 1, 1.6 as 2).
+ */
+static inline uint64_t ml_block_weight(const struct ml_block *b)
 {
-	if (b->weight <= ML_WEIGHT_ONE)
-		return 1;
-	return (b->weight + ML_WEIGHT_ONE / 2) / ML_WEIGHT_ONE;
+	return b->weight <= ML_WEIGHT_ONE ? ML_WEIGHT_ONE : b->weight;
+}
+
+static inline uint64_t ml_weight_count(uint64_t weight)
+{
+	return (weight + ML_WEIGHT_ONE / 2) / ML_WEIGHT_ONE;
 }
 
 /* Pages that hold memory counted elsewhere (as slab objects, vmalloc areas). */
