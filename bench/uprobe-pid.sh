@@ -69,11 +69,14 @@ stopped()
 # traps and the BPF programs are charged: steadier on a shared machine).
 run()
 {
-	local name=$1 t c times=() cpus=() pid tp tpid
+	local name=$1 t c times=() cpus=() pid tp tpid stats
 
 	shift
 	: >"$OUT/$name.progs"
-	for _ in $(seq "$RUNS"); do
+	local run=0 tries=0
+
+	while [ "$run" -lt "$RUNS" ] && [ "$tries" -lt $((RUNS + 6)) ]; do
+		tries=$((tries + 1))
 		MALLOCBENCH_WAIT=1 /usr/bin/time -f '%U %S' -o "$OUT/$name.cpu" \
 			"$BENCH" "$N" "$DEPTH" 2>"$OUT/$name.bench" &
 		tp=$!
@@ -95,7 +98,8 @@ run()
 					kill -0 "$tpid" 2>/dev/null || break
 					sleep 0.1
 				done
-				sleep 1
+				# bcc says "Attaching" before it attaches
+				sleep 2
 				kill -0 "$tpid" 2>/dev/null && break
 				wait "$tpid"
 				echo "$name: tracer failed, again: $(grep -m1 -iE 'error|cannot|exception' "$OUT/$name.tracer")" >&2
@@ -107,11 +111,18 @@ run()
 		t=$(sed -n 's/.*: \([0-9.]*\) ns per pair.*/\1/p' "$OUT/$name.bench")
 		c=$(awk -v n="$N" '{ printf "%.1f", ($1 + $2) * 1e9 / n }' "$OUT/$name.cpu")
 		if [ $# -gt 0 ]; then
-			progs "$tpid" >>"$OUT/$name.progs"
+			stats=$(progs "$tpid")
 			kill -TERM "$tpid" 2>/dev/null
 			wait "$tpid" 2>/dev/null
+			# A run where the tracer's programs never ran does not count.
+			if [ -z "$stats" ]; then
+				echo "$name: the tracer did not trace, again" >&2
+				continue
+			fi
+			echo "$stats" >>"$OUT/$name.progs"
 		fi
 		[ -n "$t" ] || { echo "$name: no time:" >&2; cat "$OUT/$name.bench" "$OUT/$name.tracer" >&2; return 1; }
+		run=$((run + 1))
 		times+=("$t")
 		cpus+=("$c")
 	done
