@@ -21,7 +21,7 @@ CFLAGS     ?= -O2 -g
 CFLAGS     += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
 	      -DMEMLEAK_VERSION='"$(VERSION)"' \
 	      -I. -Ilib -Ibpf -I$(OUT) $(shell pkg-config --cflags libtracefs libtraceevent 2>/dev/null)
-LDLIBS     += -lbpf -ltracefs -ltraceevent -ldw -lelf -lz -lstdc++
+LDLIBS     += -lbpf -ltracefs -ltraceevent -ldw -lelf -lz -lstdc++ -lcapstone
 
 # record/report/plugin: trace.dat input (libtracecmd), the libtraceevent
 # plugin, bash completion; installed by "make install".  The plugin goes

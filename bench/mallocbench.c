@@ -6,7 +6,12 @@
  * DEPTH frames.  Prints the nanoseconds per pair.
  *
  *	mallocbench [N [DEPTH]]		defaults: 1000000 8
+ *
+ * With MALLOCBENCH_WAIT set in its environment it stops itself (SIGSTOP)
+ * before the timed loop, so a tracer can attach with -p first and then
+ * continue it (SIGCONT).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -44,6 +49,8 @@ int main(int argc, char **argv)
 	struct timespec a, b;
 	double ns;
 
+	if (getenv("MALLOCBENCH_WAIT"))
+		raise(SIGSTOP);
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	nest(n, depth);
 	clock_gettime(CLOCK_MONOTONIC, &b);

@@ -17,111 +17,92 @@
 
 #define MAP_FAILED_ADDR ((__u64)-1)
 
-struct pending_key {
-	__u32 tid;
-	__u32 func;
-};
-
+/*
+ * The outermost traced call a thread is in: what its entry saw, for its
+ * return.  Only the outermost call of a thread is ever pending (nested
+ * ones are the allocator's own business), so one slot a thread, in task
+ * storage: one lookup a probe hit instead of hash map updates and deletes.
+ */
 struct pending {
-	__u64 sp;		/* stack pointer at entry */
+	__u64 sp;		/* stack pointer at entry; 0: no call pending */
 	__u64 size;
 	__u64 arg;		/* old pointer (realloc, mremap), memptr (posix_memalign) */
 	__u64 arg2;		/* nmemb (calloc, reallocarray), alignment (*memalign) */
 	struct ml_alloc_info old; /* the block realloc/mremap removed at entry */
 	__u32 has_old;
-	__u32 pad;
-};
-
-/* The outermost traced call a thread is in, by its entry stack pointer. */
-struct outer {
-	__u64 sp;
 	__u32 func;
-	__u32 pad;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct pending_key);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct pending);
-	__uint(max_entries, 1 << 16);
 } pending SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, __u32);
-	__type(value, struct outer);
-	__uint(max_entries, 1 << 16);
-} outer SEC(".maps");
 
 static __always_inline bool traced_task(void)
 {
 	return !targ_tgid || (bpf_get_current_pid_tgid() >> 32) == targ_tgid;
 }
 
-/*
- * True when this call runs inside another traced call of the same thread.
- * The stack grows down: a nested call's stack pointer is below the outer
- * call's, or equal to it when the outer one tail-calls it (glibc's
- * realloc(NULL, n) jumps to malloc).  An outer entry whose return we never
- * saw is replaced by the next call made above its stack pointer.
- */
-static __always_inline bool nested(__u32 tid, __u64 sp)
+static __always_inline struct pending *thread_pending(__u64 flags)
 {
-	struct outer *o = bpf_map_lookup_elem(&outer, &tid);
+	return bpf_task_storage_get(&pending, bpf_get_current_task_btf(), NULL,
+				    flags);
+}
 
-	return o && sp <= o->sp;
+/*
+ * True when a call at @sp runs inside another traced call of the same
+ * thread.  The stack grows down: a nested call's stack pointer is below
+ * the outer call's, or equal to it when the outer one tail-calls it
+ * (glibc's realloc(NULL, n) jumps to malloc).  An outer call whose return
+ * we never saw is replaced by the next call made above its stack pointer.
+ */
+static __always_inline bool nested(struct pending *p, __u64 sp)
+{
+	return p && p->sp && sp <= p->sp;
 }
 
 static __always_inline int enter(struct pt_regs *ctx, __u32 func, __u64 size,
 				 __u64 arg, __u64 arg2)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending_key key = { .tid = tid, .func = func };
-	struct pending p = {};
-	struct outer o = {};
+	struct pending *p;
 	__u64 sp = PT_REGS_SP(ctx);
 
-	if (!traced_task() || nested(tid, sp))
+	if (!traced_task())
 		return 0;
-	o.sp = sp;
-	o.func = func;
-	bpf_map_update_elem(&outer, &tid, &o, BPF_ANY);
-
-	p.sp = sp;
-	p.size = size;
-	p.arg = arg;
-	p.arg2 = arg2;
+	p = thread_pending(BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p) {
+		count(ML_CNT_PENDING_FULL);
+		return 0;
+	}
+	if (nested(p, sp))
+		return 0;
+	p->sp = sp;
+	p->func = func;
+	p->size = size;
+	p->arg = arg;
+	p->arg2 = arg2;
+	p->has_old = 0;
 	if ((func == ML_REALLOC || func == ML_REALLOCARRAY ||
 	     func == ML_MREMAP) && arg)
-		p.has_old = track_free(func, arg, &p.old, false);
-	if (bpf_map_update_elem(&pending, &key, &p, BPF_ANY)) {
-		count(ML_CNT_PENDING_FULL);
-		if (p.has_old)
-			track_restore(arg, &p.old);
-	}
+		p->has_old = track_free(func, arg, &p->old, false);
 	return 0;
 }
 
 /*
- * Look up and consume what enter() saved.  A return whose stack pointer is
- * not the entry's plus the popped return address belongs to a nested call.
+ * Consume what enter() saved.  A return whose stack pointer is not the
+ * entry's plus the popped return address belongs to a nested call.
  */
 static __always_inline bool take_pending(struct pt_regs *ctx, __u32 func,
 					 struct pending *out)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending_key key = { .tid = tid, .func = func };
-	struct pending *p;
-	struct outer *o;
+	struct pending *p = thread_pending(0);
 
-	p = bpf_map_lookup_elem(&pending, &key);
-	if (!p || p->sp + 8 != PT_REGS_SP(ctx))
+	if (!p || !p->sp || p->func != func || p->sp + 8 != PT_REGS_SP(ctx))
 		return false;
 	*out = *p;
-	bpf_map_delete_elem(&pending, &key);
-	o = bpf_map_lookup_elem(&outer, &tid);
-	if (o && o->sp == out->sp)
-		bpf_map_delete_elem(&outer, &tid);
+	p->sp = 0;
 	return true;
 }
 
@@ -229,9 +210,7 @@ int BPF_KRETPROBE(reallocarray_exit, __u64 ret)
 SEC("uprobe")
 int BPF_KPROBE(free_enter, __u64 ptr)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-
-	if (!ptr || !traced_task() || nested(tid, PT_REGS_SP(ctx)))
+	if (!ptr || !traced_task() || nested(thread_pending(0), PT_REGS_SP(ctx)))
 		return 0;
 	track_free(ML_FREE, ptr, NULL, true);
 	return 0;
@@ -322,9 +301,7 @@ int BPF_KRETPROBE(mmap_exit, __u64 ret)
 SEC("uprobe")
 int BPF_KPROBE(munmap_enter, __u64 addr)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-
-	if (!traced_task() || nested(tid, PT_REGS_SP(ctx)))
+	if (!traced_task() || nested(thread_pending(0), PT_REGS_SP(ctx)))
 		return 0;
 	track_free(ML_MUNMAP, addr, NULL, true);
 	return 0;

@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev libdw-dev
       zlib1g-dev libtracefs-dev libtraceevent-dev g++ trace-cmd linux-perf
       libtracecmd-dev protobuf-compiler golang-github-google-pprof-dev golang-go python3
-      man-db)
+      man-db libcapstone-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -64,6 +64,7 @@ static void scan_symtab(Elf *elf, Elf_Scn *scn, struct ml_elf_func *funcs, int n
 				continue;
 			}
 			funcs[j].vaddr = sym.st_value;
+			funcs[j].size = sym.st_size;
 			funcs[j].offset = vaddr_to_offset(elf, sym.st_value,
 							  type == STT_OBJECT);
 		}
@@ -78,7 +79,7 @@ int ml_elf_find_funcs(const char *path, struct ml_elf_func *funcs, int n,
 	int fd, err = 0;
 
 	for (int i = 0; i < n; i++) {
-		funcs[i].offset = funcs[i].vaddr = 0;
+		funcs[i].offset = funcs[i].vaddr = funcs[i].size = 0;
 		funcs[i].ifunc = 0;
 	}
 	elf_version(EV_CURRENT);

@@ -9,6 +9,7 @@ struct ml_elf_func {
 	const char *name;	/* in: symbol name to look for */
 	uint64_t offset;	/* out: file offset of its first instruction, 0 if absent */
 	uint64_t vaddr;		/* out: its st_value */
+	uint64_t size;		/* out: its st_size (0: unknown) */
 	int ifunc;		/* out: it is a GNU indirect function (not probeable) */
 };
 
