@@ -54,18 +54,14 @@ static long stack_cb(__u32 i, void *data)
 	if (!st)
 		return 1;
 	if (bpf_probe_read_user(&st->stack, sizeof(st->stack),
-				(void *)(addr + sizeof(__u64)))) {
-		count(ML_CNT_STACK_LOST);
-		return 0;
-	}
+				(void *)(addr + sizeof(__u64))))
+		return 0;	/* counted by each allocation of it (stack_id_of) */
 	if (st->stack.ips[ML_MAX_STACK_DEPTH - 1] == ML_FRAME_TRUNCATED)
 		count(ML_CNT_STACK_TRUNCATED);
 	id = __sync_fetch_and_add(&unwind_next_id, 1);
 	if (id >= unwind_max_stacks ||
-	    bpf_map_update_elem(&unwind_stacks, &id, &st->stack, BPF_ANY)) {
-		count(ML_CNT_STACK_LOST);
-		return 0;
-	}
+	    bpf_map_update_elem(&unwind_stacks, &id, &st->stack, BPF_ANY))
+		return 0;	/* counted by each allocation of it (stack_id_of) */
 	bpf_map_update_elem(&unwind_ids, &hash, &id, BPF_NOEXIST);
 	return 0;
 }

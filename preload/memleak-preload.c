@@ -415,10 +415,20 @@ static void thread_exit(void *arg)
 	guard--;
 }
 
+/*
+ * Past the exit flush every event is handed over at once: a flush request
+ * is served already (the flusher thread may be gone with the process).
+ */
+static void set_finished(void)
+{
+	finished = true;
+	__atomic_store_n(&ctl.flush_done, UINT64_MAX, __ATOMIC_RELEASE);
+}
+
 __attribute__((destructor)) static void ml_dtor(void)
 {
 	flush_all();
-	finished = true;
+	set_finished();
 }
 
 /*
@@ -445,7 +455,7 @@ static void exit_flush(void)
 		flush_locked(t);
 		spin_unlock(&t->lock);
 	}
-	finished = true;
+	set_finished();
 }
 
 EXPORT void _exit(int status)

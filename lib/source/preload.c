@@ -286,13 +286,38 @@ static int ctl_write_req(struct preload_priv *p, uint64_t req)
  * Ask the library to flush every thread and wait until it did.  A target
  * that is gone or has not loaded the library yet has nothing held back.
  */
+/*
+ * A process memleak holds at its exit (a -c command, ptrace stop) or a
+ * zombie cannot serve a flush request: its threads flushed on the way out,
+ * or what they held is counted as lost at the exit.  (A process stopped by
+ * SIGSTOP is waited for, and the report says it did not flush.)
+ */
+static bool stopped(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;	/* gone: nothing to wait for */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');	/* the command name may hold anything */
+	return !p || p[1] != ' ' || strchr("tZX", p[2]);
+}
+
 static void preload_sync(struct ml_source *src)
 {
 	struct preload_priv *p = src->priv;
 	struct ml_pl_control c;
 	uint64_t start = ml_now_ns(), req;
 
-	if (!p || !p->pid)
+	if (!p || !p->pid || stopped(p->pid))
 		return;
 	/* found again each time: the command may have exec()ed since */
 	p->ctl_addr = find_control(p);
