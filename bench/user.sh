@@ -156,6 +156,21 @@ wait_for()
 	return 0
 }
 
+# bcc_attached PID: whether bcc (PID) has attached all its probes
+bcc_attached()
+{
+	local n
+
+	n=$(ls -l "/proc/$1/fd" 2>/dev/null | grep -c 'perf_event')
+	[ "$n" -ge 20 ] && return 0
+	if [ "$n" == "$BCC_N" ]; then
+		BCC_SAME=$((BCC_SAME + 1))
+	else
+		BCC_N=$n BCC_SAME=0
+	fi
+	[ "$n" -gt 0 ] && [ "$BCC_SAME" -ge 20 ]
+}
+
 # stop PID: end the process group PID leads (a tool and what it started):
 # SIGINT first, as a user would stop it, then SIGKILL
 stop()
@@ -264,6 +279,14 @@ run_once()
 			wait_for "grep -q 'Attaching to pid' $base.out" "$pid"
 			st=$?
 		fi
+		# bcc says so before it attaches its 20 probes (one perf
+		# event each): wait for them all, or for their count to stay
+		# the same for 2 s
+		if [ $st == 0 ] && [[ $tool == bcc-* ]]; then
+			BCC_N=-1 BCC_SAME=0
+			wait_for "bcc_attached $pid" "$pid"
+			st=$?
+		fi
 		if [ $st != 0 ]; then
 			stop "$pid"
 			[ -n "$wpid" ] && kill -KILL "$wpid" 2>/dev/null
@@ -283,6 +306,10 @@ run_once()
 				DEADLINE=$((SECONDS + 10))
 				wait_for "! alive $pid" "$pid"
 				;;
+			*)
+				# still tracing at the end, or it failed on the way
+				alive "$pid" || st=1
+				;;
 			esac
 		fi
 		stop "$pid"
@@ -299,10 +326,14 @@ run_once()
 		fi
 		wait "$pid"
 		st=$?
-		if [ ! -s "$base.time" ]; then
-			echo "fail: exit status $st, no time from the workload: $(tail -2 "$base.out" | tr '\n' ' ')"
+		if [ ! -s "$base.time" ] || [ $st != 0 ]; then
+			echo "fail: exit status $st$([ -s "$base.time" ] || echo ", no time from the workload"): $(tail -2 "$base.out" | tr '\n' ' ')"
 			return 1
 		fi
+	fi
+	if grep -qE 'exited with non-zero status|terminated by signal' "$base.rusage" 2>/dev/null; then
+		echo "fail: $(head -1 "$base.rusage"): $(tail -2 "$base.out" | tr '\n' ' ')"
+		return 1
 	fi
 	rm -f "$base".heaptrack*
 	case $tool in
@@ -338,7 +369,19 @@ for r in $(seq "$RUNS"); do
 				continue
 			fi
 			[ -n "${STATUS[$tool.$wl]:-}" ] && continue
-			res=$(run_once "$tool" "$wl" "$r")
+			# Another tracer on the machine holding libc's uprobes
+			# with other settings makes attaching fail (EINVAL):
+			# wait for it a little, rather than lose the cell.
+			for try in 1 2 3 4; do
+				res=$(run_once "$tool" "$wl" "$r")
+				case $res in
+				*"another tool holds a uprobe"*|*"Error attaching probe"*|*"Failed to attach BPF to u"*) ;;
+				*) break ;;
+				esac
+				[ $try == 4 ] && break
+				log "$tool $wl run $r: libc's uprobes busy (another tracer running), retry in 30 s"
+				sleep 30
+			done
 			if [ -n "$res" ]; then
 				STATUS[$tool.$wl]=${res%%:*}
 				log "$tool $wl run $r: $res"
