@@ -48,6 +48,5 @@ bench_machine()
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	deb=$(cat /etc/debian_version 2>/dev/null)
 	echo "Machine: $(nproc) CPUs ($cpu), kernel $(uname -r), Debian ${deb:-?},"
-	echo "$(free -g | awk '/^Mem:/ { print $2 }') GiB of memory; load average"
-	echo "$(cut -d' ' -f1-3 /proc/loadavg) at the start; $(date -u '+%Y-%m-%d %H:%M UTC')."
+	echo "$(free -g | awk '/^Mem:/ { print $2 }') GiB of memory; $(date -u '+%Y-%m-%d %H:%M UTC')."
 }

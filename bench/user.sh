@@ -30,15 +30,15 @@ QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" == 1 ]; then
 	RUNS=${BENCH_RUNS:-1}
 	TIMEOUT=${BENCH_TIMEOUT:-120}
-	N=100000	# mallocbench pairs
-	REQ=30000	# serverloop requests
+	N=50000		# mallocbench pairs
+	REQ=20000	# serverloop requests
 	CC_LINES=600	# source lines in the compiler's translation unit
 else
 	RUNS=${BENCH_RUNS:-3}
 	TIMEOUT=${BENCH_TIMEOUT:-600}
-	N=400000
-	REQ=120000
-	CC_LINES=1500
+	N=300000
+	REQ=100000
+	CC_LINES=2500
 fi
 LEAKS=100
 TOOLS=${BENCH_TOOLS:-plain ml-c ml-c-nopreload ml-p ml-p-inject ml-sample heaptrack valgrind bpftrace bcc-p bcc-c}
@@ -359,6 +359,7 @@ run_once()
 # The runs, interleaved so that a change in the machine's load spreads over
 # every cell alike.
 declare -A STATUS
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 log "bench/user.sh: runs $RUNS, timeout $TIMEOUT s, mallocbench $N pairs, serverloop $REQ requests, cc1 on $CC_REAL lines"
 for r in $(seq "$RUNS"); do
 	for wl in $WORKLOADS; do
@@ -425,7 +426,8 @@ table()
 	printf '| tool |'
 	for wl in $WORKLOADS; do
 		b=$(cell_time plain "$wl")
-		printf ' %s (plain %s s) |' "${WLNAME[$wl]}" "${b:-?}"
+		printf ' %s (plain %s s) |' "${WLNAME[$wl]}" \
+			"$([ -n "$b" ] && awk -v b="$b" 'BEGIN { printf "%.3f", b }' || echo ?)"
 	done
 	echo
 	printf '|---|'
@@ -506,6 +508,11 @@ found_list()
 		echo
 	fi
 	bench_machine
+	echo "Load average $LOAD0 when the runs began, $(cut -d' ' -f1 /proc/loadavg) at the end."
+	if awk -v l="$LOAD0" 'BEGIN { exit !(l >= 0.5) }'; then
+		echo "**The machine was busy (load average $LOAD0 when the runs began):"
+		echo "the numbers are noisy.**"
+	fi
 	echo "gcc $(gcc -dumpfullversion), $(valgrind --version 2>/dev/null), heaptrack"
 	echo "$(heaptrack --version 2>/dev/null | awk '{ print $2 }'), bpftrace $(bpftrace --version 2>/dev/null | awk '{ print $2 }'),"
 	echo "bcc $(dpkg-query -W -f '${Version}' bpfcc-tools 2>/dev/null || echo '(not installed)')."
@@ -519,8 +526,15 @@ found_list()
 	echo "start-up (loading BPF, bcc compiling its C) and its work after the"
 	echo "program exits (valgrind's leak check, final reports) are not counted."
 	echo "\`-p\` rows start the workload held before main, attach, and release"
-	echo "it (SIGUSR1) once the tool says it is attached; bcc's \`-c\` starts the"
-	echo "command before it compiles, so its workload is held the same way."
+	echo "it (SIGUSR1) once the tool is attached (memleak says so; bcc says it"
+	echo "before attaching, so the script waits for its 20 perf events); bcc's"
+	echo "\`-c\` starts the command before it compiles its C, so that workload"
+	echo "is held the same way; memleak's and bpftrace's \`-c\` hold the command"
+	echo "themselves.  Tools run with their default settings (bcc and memleak"
+	echo "print a report every 5 s)."
+	echo "Tracers that put uprobes on libc's malloc with different settings"
+	echo "cannot run at the same time (EINVAL): a run that meets another"
+	echo "tracer on the machine waits 30 s and retries, 3 times at most."
 	echo "A run that fails or exceeds $TIMEOUT s gives \`fail\` or \`timeout\`"
 	echo "(the reason is in build/bench/user/log)."
 	echo
