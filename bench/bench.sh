@@ -81,7 +81,13 @@ for cg in none fp dwarf; do
 		read -r rt cnt <<<"$stat"
 		[ "${cnt:-0}" -gt 0 ] && bpf=$(awk -v a="$rt" -v b="$cnt" 'BEGIN { printf "%.0f", a / b }')
 	fi
-	d=$(awk -v a="$t" -v b="$base" 'BEGIN { printf "%.0f", a - b }')
+	if [ -z "$t" ]; then
+		# memleak failed (another tracer holding libc's uprobes...)
+		echo "bench: --call-graph $cg failed: $(head -2 "$tmp/$cg.err" | tr '\n' ' ')" >&2
+		t=fail d=- bpf=-
+	else
+		d=$(awk -v a="$t" -v b="$base" 'BEGIN { printf "%.0f", a - b }')
+	fi
 	printf '%-8s %12s %14s %16s\n' "$cg" "$t" "$d" "$bpf"
 	md="$md
 | \`--call-graph $cg\` | $t | $d | $bpf |"
