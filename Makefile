@@ -121,17 +121,22 @@ clean:
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-# bench: the cost per traced allocation (bench/bench.sh), the kernel-mode
-# overhead against bcc's memleak (bench/kernel.sh), the cost of an
-# injection (bench/inject.sh) and millions of blocks over 50,000 stacks
-# (bench/scale.sh); root, BPF.  Not a test.
-$(OUT)/mallocbench: bench/mallocbench.c
+# bench: the cost per traced allocation (bench/bench.sh), memleak against
+# heaptrack, valgrind, bpftrace and bcc on user-space workloads
+# (bench/user.sh; BENCH_QUICK=1 for a smoke run of a few minutes), the
+# kernel-mode overhead against bcc's memleak (bench/kernel.sh), the cost of
+# an injection (bench/inject.sh) and millions of blocks over 50,000 stacks
+# (bench/scale.sh); root, BPF.  Not a test: make check does not run it.
+$(OUT)/mallocbench: bench/mallocbench.c bench/benchtime.c
 	@mkdir -p $(OUT)
-	$(CC) -g -O2 -fomit-frame-pointer -fno-optimize-sibling-calls -Wall $< -o $@
+	$(CC) -g -O2 -fomit-frame-pointer -fno-optimize-sibling-calls -Wall \
+		-D_GNU_SOURCE -pthread $^ -o $@
 
+KBENCH_ARGS ?= $(if $(filter 1,$(BENCH_QUICK)),50000 1)
 bench: memleak $(OUT)/mallocbench
 	$(MAKE) -C tests/targets
 	bash bench/bench.sh $(BENCH_ARGS)
+	bash bench/user.sh
 	bash bench/kernel.sh $(KBENCH_ARGS)
 	bash bench/inject.sh $(IBENCH_ARGS)
 	bash bench/scale.sh $(SBENCH_ARGS)
