@@ -137,6 +137,7 @@ bench: memleak $(OUT)/mallocbench
 	$(MAKE) -C tests/targets
 	bash bench/bench.sh $(BENCH_ARGS)
 	bash bench/user.sh
+	bash bench/uprobe-pid.sh
 	bash bench/kernel.sh $(KBENCH_ARGS)
 	bash bench/inject.sh $(IBENCH_ARGS)
 	bash bench/scale.sh $(SBENCH_ARGS)
