@@ -15,6 +15,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
+. bench/lib.sh
 R=${1:-10}
 INJECT=$ROOT/build/helpers/inject
 LIB=$ROOT/build/targets/libcountalloc.so
@@ -34,7 +35,6 @@ cc -O2 -Wall bench/injectbench.c -o "$BENCH" || exit 1
 cc -O2 -Wall -fPIC -shared -DCOUNTALLOC_FORWARD_ONLY tests/targets/libcountalloc.c \
 	-o "$TMP/libforward.so" || exit 1
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # wait_lines FILE N: until FILE has N lines
 wait_lines() { while [ "$(wc -l <"$1")" -lt "$2" ]; do sleep 0.05; done; }

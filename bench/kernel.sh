@@ -8,6 +8,7 @@
 #	bash bench/kernel.sh [ITERATIONS [RUNS]]
 set -u
 cd "$(dirname "$0")/.." || exit 1
+. bench/lib.sh
 ITER=${1:-200000}
 RUNS=${2:-3}
 OUT=build/bench
@@ -15,28 +16,7 @@ mkdir -p "$OUT"
 cc -O2 -o "$OUT/kworkload" bench/kworkload.c || exit 1
 
 # The peer: bcc's memleak from Debian (with the 6.1 headers it compiles against).
-if ! command -v memleak-bpfcc >/dev/null; then
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpfcc-tools linux-headers-amd64 \
-		>/dev/null 2>&1 || echo "bench: cannot install bpfcc-tools: no bcc column" >&2
-fi
-
-# bcc's memleak needs kernel headers at /lib/modules/$(uname -r)/build; on
-# this machine only Debian's 6.1 headers exist, which it accepts.
-BCC=$(command -v memleak-bpfcc)
-if [ -n "$BCC" ] && [ ! -e "/lib/modules/$(uname -r)/source/include/linux/kconfig.h" ]; then
-	hdr=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -1)
-	common=${hdr%-amd64}-common
-	if [ -n "$hdr" ] && [ -d "$common" ]; then
-		mkdir -p "/lib/modules/$(uname -r)"
-		ln -sfn "$hdr" "/lib/modules/$(uname -r)/build"
-		ln -sfn "$common" "/lib/modules/$(uname -r)/source"
-	fi
-fi
-
-median()
-{
-	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
+BCC=$(bench_bcc)
 
 # run NAME TRACER...: the workload's median time with TRACER running
 # (TRACER empty: plain).  The tracer gets time to attach first.

@@ -15,6 +15,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
+. bench/lib.sh
 N=${1:-300000}
 DEPTH=${2:-8}
 RUNS=${3:-3}
@@ -30,10 +31,6 @@ restore() { echo "$old_stats" >/proc/sys/kernel/bpf_stats_enabled; }
 trap restore EXIT
 echo 1 >/proc/sys/kernel/bpf_stats_enabled
 
-median()
-{
-	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
 
 # progs PID: "name run_time_ns run_cnt" of each BPF program PID holds
 progs()
@@ -131,7 +128,7 @@ run()
 	echo "$name: wall $(cat "$OUT/$name.time") ns/pair (runs: ${times[*]}), cpu $(cat "$OUT/$name.cputime") (runs: ${cpus[*]})" >&2
 }
 
-BCC=$(command -v memleak-bpfcc)
+BCC=$(bench_bcc)
 run plain
 run memleak ./memleak
 run memleak-fp ./memleak --call-graph fp
