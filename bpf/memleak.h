@@ -253,7 +253,7 @@ struct ml_unwind_bucket {
  * after that as its hash.
  */
 #define ML_PL_MAGIC		0x4c504c4dU	/* "MLPL" */
-#define ML_PL_VERSION		3
+#define ML_PL_VERSION		4
 #define ML_PL_EVENTS		256	/* events a batch holds */
 #define ML_PL_STACKS		16	/* new stacks a batch holds */
 #define ML_PL_FLUSH_SYM		"ml_preload_flush"
@@ -296,6 +296,8 @@ struct ml_pl_batch {
 	__u32 stacks_off;
 	__u64 first_ns;		/* CLOCK_MONOTONIC(_COARSE) of its first event */
 	__u64 next;		/* another thread's batch (its address), 0: none */
+	__u32 tid;		/* the thread whose events these are */
+	__u32 pad;
 };
 
 /* ml_pl_control.flags */

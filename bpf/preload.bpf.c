@@ -19,6 +19,26 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+
+/*
+ * The thread whose batch this CPU is walking: -t events are that thread's,
+ * not the thread's that flushed it (the library's flusher, at a report).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 1);
+} batch_tid SEC(".maps");
+
+static __always_inline __u32 event_tid(__u64 pid_tgid)
+{
+	__u32 zero = 0, *tid = bpf_map_lookup_elem(&batch_tid, &zero);
+
+	return tid && *tid ? *tid : (__u32)pid_tgid;
+}
+#define ML_EVENT_TID(pid_tgid)	event_tid(pid_tgid)
+
 #include "tracker.bpf.h"
 
 /* Addresses freed before their allocation arrived: the free's sequence. */
@@ -163,6 +183,7 @@ int BPF_KPROBE(preload_flush, struct ml_pl_batch *batch)
 {
 	struct ml_pl_batch b;
 	struct batch_ctx c = {};
+	__u32 zero = 0, *tid;
 
 	if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
 		return 0;
@@ -179,8 +200,13 @@ int BPF_KPROBE(preload_flush, struct ml_pl_batch *batch)
 		c.nr_stacks = ML_PL_STACKS;
 	if (c.nr_events > ML_PL_EVENTS)
 		c.nr_events = ML_PL_EVENTS;
+	tid = bpf_map_lookup_elem(&batch_tid, &zero);
+	if (tid)
+		*tid = b.tid;
 	bpf_loop(c.nr_stacks, stack_cb, &c, 0);
 	bpf_loop(c.nr_events, event_cb, &c, 0);
+	if (tid)
+		*tid = 0;
 	return 0;
 }
 

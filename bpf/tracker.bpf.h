@@ -57,6 +57,11 @@ struct {
 
 __u64 sample_seq = 0;
 
+/* The thread a -t event is of; a source that knows better defines it first. */
+#ifndef ML_EVENT_TID
+#define ML_EVENT_TID(pid_tgid)	((__u32)(pid_tgid))
+#endif
+
 static __always_inline void count(__u32 which)
 {
 	__u64 *c = bpf_map_lookup_elem(&counters, &which);
@@ -144,7 +149,7 @@ static __always_inline void emit(__u32 kind, __u32 func, __u64 addr,
 	e->old_addr = old_addr;
 	e->arg = arg;
 	e->pid = id >> 32;
-	e->tid = (__u32)id;
+	e->tid = ML_EVENT_TID(id);
 	e->func = func;
 	e->kind = kind;
 	e->stack_id = stack_id;

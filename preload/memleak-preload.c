@@ -337,6 +337,7 @@ static struct ml_thread *thread_state(void)
 		spin_unlock(&list_lock);
 	}
 	spin_lock(&t->lock);
+	t->batch.tid = syscall(SYS_gettid);	/* a state is reused by later threads */
 	t->sent_gen = ctl.generation;
 	memset(t->sent, 0, sizeof(t->sent));
 	memset(t->walk, 0, sizeof(t->walk));
@@ -481,6 +482,8 @@ static void atfork_child(void)
 		if (t != self)
 			t->live = false;
 	}
+	if (self)
+		self->batch.tid = syscall(SYS_gettid);
 	for (int i = 0; i < SAMPLED_STRIPES; i++)
 		sampled[i].lock = 0;
 	filter_lock = 0;

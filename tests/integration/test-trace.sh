@@ -100,4 +100,22 @@ check_eq "threads -t: 4 threads (TIDs) of pid $pid, 25 mallocs each, none by the
 	"$(events "$ML_OUT" | awk -v pid="$pid" '$3 ~ /^malloc\(1000\)/ && $1 == pid && $2 != pid { n[$2]++ }
 		END { for (t in n) print n[t] }' | sort | paste -sd' ' -)"
 
+# A thread that allocates and then waits: its batch is handed over by the
+# preload library's flusher thread, yet the events are that thread's.
+ml_bg wait-t "$MEMLEAK" -t -c "./build/targets/leaky wait"
+if wait_for "$ML_OUT" '^ready$' 10; then
+	pid=$(target_pid "$ML_OUT")
+	kill -USR1 "$pid"
+	wait_for "$ML_OUT" 'malloc\(777\)' 10
+	sleep 0.5
+	kill -TERM "$pid"
+fi
+wait_exit "$ML_PID" 20
+ML_RC=$WAIT_RC
+check_exit "wait -t: exits 0" 0
+check_eq "wait -t: the 10 malloc(777) of SIGUSR1 are the main thread's (TID = PID)" \
+	"10 $pid/$pid" \
+	"$(events "$ML_OUT" | awk '$3 ~ /^malloc\(777\)/ { n++; t[$1 "/" $2] = 1 }
+		END { for (k in t) s = s " " k; print n s }')"
+
 finish
