@@ -16,6 +16,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
+. bench/lib.sh
 if [ "${BENCH_QUICK:-0}" == 1 ]; then
 	N=${1:-200000}
 else
@@ -28,26 +29,7 @@ MEMLEAK=$ROOT/memleak
 [ -x "$BENCH" ] && [ -x "$MEMLEAK" ] || { echo "bench: build first (make bench)" >&2; exit 1; }
 [ "$(id -u)" == 0 ] || { echo "bench: needs root" >&2; exit 1; }
 
-old_stats=$(cat /proc/sys/kernel/bpf_stats_enabled)
-restore() { echo "$old_stats" >/proc/sys/kernel/bpf_stats_enabled; }
-trap restore EXIT
-echo 1 >/proc/sys/kernel/bpf_stats_enabled
-
-# prog_ns PID NAME: "run_time_ns run_cnt" of the BPF program NAME that PID holds
-prog_ns()
-{
-	local ids
-
-	ids=$(grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}')
-	[ -n "$ids" ] || return
-	bpftool -j prog show 2>/dev/null | python3 -c '
-import json, sys
-ids, name = set(int(i) for i in sys.argv[1].split()), sys.argv[2]
-for p in json.load(sys.stdin):
-    if p.get("name") == name and p.get("id") in ids:
-        print(p.get("run_time_ns", 0), p.get("run_cnt", 0))
-        break' "$ids" "$2"
-}
+bench_bpf_stats
 
 per_pair()
 {
@@ -69,7 +51,7 @@ for cg in none fp dwarf; do
 	stat=""
 	# sample the program's statistics until the target is done
 	while kill -0 "$ml" 2>/dev/null; do
-		s=$(prog_ns "$ml" malloc_exit)
+		s=$(bench_progs "$ml" | awk '$1 == "malloc_exit" { print $2, $3; exit }')
 		[ -n "$s" ] && stat=$s
 		grep -q "ns per pair" "$tmp/$cg.out" "$tmp/$cg.err" 2>/dev/null && break
 		sleep 0.2

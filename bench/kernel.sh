@@ -29,12 +29,7 @@ run()
 		if [ $# -gt 0 ]; then
 			"$@" >"$OUT/tracer.out" 2>&1 &
 			pid=$!
-			# wait until it attached
-			for _ in $(seq 300); do
-				grep -qE 'Attaching|Tracing|Ctrl' "$OUT/tracer.out" 2>/dev/null && break
-				kill -0 "$pid" 2>/dev/null || break
-				sleep 0.1
-			done
+			bench_wait_attached "$OUT/tracer.out" "$pid"
 			sleep 1
 		fi
 		t=$("$OUT/kworkload" "$ITER")

@@ -7,6 +7,44 @@ median()
 	sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
 }
 
+# bench_bpf_stats: the kernel's BPF statistics on for this script, the old
+# setting back at its exit
+bench_bpf_stats()
+{
+	bench_old_stats=$(cat /proc/sys/kernel/bpf_stats_enabled)
+	trap 'echo "$bench_old_stats" >/proc/sys/kernel/bpf_stats_enabled' EXIT
+	echo 1 >/proc/sys/kernel/bpf_stats_enabled
+}
+
+# bench_progs PID: "name run_time_ns run_cnt" of each BPF program PID holds
+# that has run (with bench_bpf_stats); fails if there is none
+bench_progs()
+{
+	local ids out
+
+	ids=$(grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u)
+	[ -n "$ids" ] || return 1
+	out=$(bpftool -j prog show 2>/dev/null | python3 -c '
+import json, sys
+ids = set(int(i) for i in sys.argv[1].split())
+for p in json.load(sys.stdin):
+    if p.get("id") in ids and p.get("run_cnt", 0):
+        print(p.get("name"), p.get("run_time_ns", 0), p.get("run_cnt", 0))' "$ids")
+	[ -n "$out" ] && echo "$out"
+}
+
+# bench_wait_attached FILE PID: wait (30 s at most) until the tracer PID
+# says in FILE that it is attached, or is gone; 0 if it still runs
+bench_wait_attached()
+{
+	for _ in $(seq 300); do
+		grep -qE 'Attaching|Tracing|Ctrl' "$1" 2>/dev/null && break
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$2" 2>/dev/null
+}
+
 # bench_install PACKAGE...: apt-get install -y what is missing; quiet, never
 # fatal (the caller checks for the command it needs)
 bench_install()

@@ -26,34 +26,15 @@ mkdir -p "$OUT"
 [ -x "$BENCH" ] && [ -x ./memleak ] || { echo "bench: build first (make memleak build/mallocbench)" >&2; exit 1; }
 [ "$(id -u)" == 0 ] || { echo "bench: needs root" >&2; exit 1; }
 
-old_stats=$(cat /proc/sys/kernel/bpf_stats_enabled)
-restore() { echo "$old_stats" >/proc/sys/kernel/bpf_stats_enabled; }
-trap restore EXIT
-echo 1 >/proc/sys/kernel/bpf_stats_enabled
+bench_bpf_stats
 
-
-# progs PID: "name run_time_ns run_cnt" of each BPF program PID holds
+# progs PID: bench_progs, given a moment if nothing has run yet
 progs()
 {
 	for _ in 1 2 3; do
-		progs_once "$1" && return
+		bench_progs "$1" && return
 		sleep 0.2
 	done
-}
-
-progs_once()
-{
-	local ids out
-
-	ids=$(grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u)
-	[ -n "$ids" ] || return 1
-	out=$(bpftool -j prog show 2>/dev/null | python3 -c '
-import json, sys
-ids = set(int(i) for i in sys.argv[1].split())
-for p in json.load(sys.stdin):
-    if p.get("id") in ids and p.get("run_cnt", 0):
-        print(p.get("name"), p.get("run_time_ns", 0), p.get("run_cnt", 0))' "$ids")
-	[ -n "$out" ] && echo "$out"
 }
 
 stopped()
@@ -90,11 +71,7 @@ run()
 			for _ in 1 2 3 4 5 6; do
 				"$@" -p "$pid" 3600 >"$OUT/$name.tracer" 2>&1 &
 				tpid=$!
-				for _ in $(seq 300); do
-					grep -qE 'Attaching|Tracing|Ctrl' "$OUT/$name.tracer" 2>/dev/null && break
-					kill -0 "$tpid" 2>/dev/null || break
-					sleep 0.1
-				done
+				bench_wait_attached "$OUT/$name.tracer" "$tpid"
 				# bcc says "Attaching" before it attaches
 				sleep 2
 				kill -0 "$tpid" 2>/dev/null && break
