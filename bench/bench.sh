@@ -4,8 +4,9 @@
 # make bench: the cost of tracing an allocation, per call-graph mode.
 #
 # Runs build/mallocbench (N malloc/free pairs, DEPTH frames deep, built
-# without frame pointers) alone, then under "memleak -c" with
-# --call-graph none, fp and dwarf, and prints for each the wall time per
+# without frame pointers) alone, then under "memleak --no-preload -c" (the
+# libc uprobes, whose BPF program takes the stack) with --call-graph none,
+# fp and dwarf, and prints for each the wall time per
 # pair and, from the kernel's BPF statistics (kernel.bpf_stats_enabled, set
 # for the run and restored), the time spent in the malloc return program
 # (where the stack is captured) per call; the same table goes into
@@ -45,7 +46,7 @@ md="| mode | ns per malloc/free pair | + ns per pair | BPF ns per malloc return 
 |---|---|---|---|
 | not traced | $base | - | - |"
 for cg in none fp dwarf; do
-	"$MEMLEAK" --call-graph "$cg" -c "$BENCH $N $DEPTH" 3600 \
+	"$MEMLEAK" --no-preload --call-graph "$cg" -c "$BENCH $N $DEPTH" 3600 \
 		>"$tmp/$cg.out" 2>"$tmp/$cg.err" &
 	ml=$!
 	stat=""
