@@ -45,17 +45,11 @@ ours_left()
 # target_works NAME: the target still leaks on SIGUSR1 and says so
 target_works()
 {
-	local n=$(grep -c '^leaked$' "$TARGET_OUT") deadline=$((SECONDS + 10))
-
-	kill -USR1 "$TARGET"
-	while [ "$(grep -c '^leaked$' "$TARGET_OUT")" -le "$n" ]; do
-		if [ $SECONDS -gt $deadline ]; then
-			fail "$1" "no 'leaked' from the target in 10 s"
-			return
-		fi
-		sleep 0.05
-	done
-	pass "$1"
+	if signal_wait "$TARGET" USR1 "$TARGET_OUT" leaked; then
+		pass "$1"
+	else
+		fail "$1" "no 'leaked' from the target in 10 s"
+	fi
 }
 
 start_target target

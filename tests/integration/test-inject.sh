@@ -74,17 +74,8 @@ start()
 # TOTAL its count of all calls the library saw.
 report()
 {
-	local n deadline=$((SECONDS + 10))
-
-	n=$(grep -c '^report ' "$TARGET_OUT")
-	kill -USR1 "$TARGET"
-	while [ "$(grep -c '^report ' "$TARGET_OUT")" -le "$n" ]; do
-		if [ $SECONDS -gt $deadline ]; then
-			fail "a report from the target" "none in 10 s"
-			break
-		fi
-		sleep 0.05
-	done
+	signal_wait "$TARGET" USR1 "$TARGET_OUT" 'report .*' ||
+		fail "a report from the target" "none in 10 s"
 	REPORT=$(grep -E '^report ' "$TARGET_OUT" | tail -n 1 | sed -E 's/^report probes=([^ ]*) .*/\1/')
 	TOTAL=$(grep -E '^report ' "$TARGET_OUT" | tail -n 1 | sed -E 's/.* total=//')
 }
