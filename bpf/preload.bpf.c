@@ -62,7 +62,6 @@ static long stack_cb(__u32 i, void *data)
 	struct batch_ctx *c = data;
 	struct ml_unwind_state *st;
 	__u64 addr = c->stacks + (__u64)i * sizeof(struct ml_pl_stack), hash;
-	__u32 id;
 
 	if (bpf_probe_read_user(&hash, sizeof(hash), (void *)addr))
 		return 1;
@@ -78,11 +77,8 @@ static long stack_cb(__u32 i, void *data)
 		return 0;	/* counted by each allocation of it (stack_id_of) */
 	if (st->stack.ips[ML_MAX_STACK_DEPTH - 1] == ML_FRAME_TRUNCATED)
 		count(ML_CNT_STACK_TRUNCATED);
-	id = __sync_fetch_and_add(&unwind_next_id, 1);
-	if (id >= unwind_max_stacks ||
-	    bpf_map_update_elem(&unwind_stacks, &id, &st->stack, BPF_ANY))
-		return 0;	/* counted by each allocation of it (stack_id_of) */
-	bpf_map_update_elem(&unwind_ids, &hash, &id, BPF_NOEXIST);
+	/* Not stored: counted by each allocation of it (stack_id_of). */
+	unwind_put(st, hash);
 	return 0;
 }
 

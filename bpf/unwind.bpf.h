@@ -426,8 +426,11 @@ static __always_inline void unwind_mm_seq(struct ml_unwind_state *st)
 	st->cacheable = !(seq & 1);
 }
 
-/* Store st->stack once under a sequential id; the id, or -errno. */
-static __always_inline __s32 unwind_store(struct ml_unwind_state *st, __u64 h)
+/*
+ * Store st->stack, named by its 64-bit hash @h, once under a sequential id;
+ * the id, or -ENOMEM (not counted: see unwind_store()).
+ */
+static __always_inline __s32 unwind_put(struct ml_unwind_state *st, __u64 h)
 {
 	__u32 id, *idp;
 
@@ -437,16 +440,24 @@ static __always_inline __s32 unwind_store(struct ml_unwind_state *st, __u64 h)
 		return *idp;
 	id = __sync_fetch_and_add(&unwind_next_id, 1);
 	if (id >= unwind_max_stacks ||
-	    bpf_map_update_elem(&unwind_stacks, &id, &st->stack, BPF_ANY)) {
-		count(ML_CNT_STACK_LOST);
+	    bpf_map_update_elem(&unwind_stacks, &id, &st->stack, BPF_ANY))
 		return -ENOMEM;
-	}
 	/* Another CPU may have stored the same stack meanwhile: either id is good. */
 	if (bpf_map_update_elem(&unwind_ids, &h, &id, BPF_NOEXIST)) {
 		idp = bpf_map_lookup_elem(&unwind_ids, &h);
 		if (idp)
 			return *idp;
 	}
+	return id;
+}
+
+/* unwind_put(), a stack not stored counted as lost. */
+static __always_inline __s32 unwind_store(struct ml_unwind_state *st, __u64 h)
+{
+	__s32 id = unwind_put(st, h);
+
+	if (id < 0)
+		count(ML_CNT_STACK_LOST);
 	return id;
 }
 
