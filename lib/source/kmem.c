@@ -43,6 +43,7 @@ struct kmem_priv {
 	uint64_t *kkeys;
 	struct ml_kslot *kslots;
 	size_t nr_kslots;
+	bool names_warned;	/* the kmem_cache iterator failed once */
 	int cgroup_fd;
 	bool grow;
 	uint64_t last_check;
@@ -296,38 +297,36 @@ static int kmem_attach(struct ml_source *src)
 	return err;
 }
 
-/* Name every slab cache in cache_names, from the kmem_cache iterator. */
+/*
+ * Name every slab cache in cache_names, from the kmem_cache iterator (the
+ * skeleton attached it with the tracepoints).
+ */
 static void kmem_sync(struct ml_source *src)
 {
 	struct kmem_priv *p = src->priv;
-	struct bpf_link *link;
 	struct {
 		uint64_t cache;
 		char name[32];
 	} rec;
-	static bool warned;
 	int fd, names;
 
-	if (!p || !p->skel || p->skel->rodata->names_per_event)
+	if (!p || !p->skel || p->skel->rodata->names_per_event ||
+	    !p->skel->links.cache_iter)
 		return;
 	names = bpf_map__fd(p->skel->maps.cache_names);
-	link = bpf_program__attach_iter(p->skel->progs.cache_iter, NULL);
-	if (!link) {
-		if (!warned)
+	fd = bpf_iter_create(bpf_link__fd(p->skel->links.cache_iter));
+	if (fd < 0) {
+		if (!p->names_warned)
 			ml_warn("cannot list the slab caches (kmem_cache iterator): "
 				"%s; slab blocks are shown without their cache's name",
 				strerror(errno));
-		warned = true;
+		p->names_warned = true;
 		return;
 	}
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd >= 0) {
-		/* Records are small: read() never splits one. */
-		while (read(fd, &rec, sizeof(rec)) == sizeof(rec))
-			bpf_map_update_elem(names, &rec.cache, rec.name, BPF_ANY);
-		close(fd);
-	}
-	bpf_link__destroy(link);
+	/* Records are small: read() never splits one. */
+	while (read(fd, &rec, sizeof(rec)) == sizeof(rec))
+		bpf_map_update_elem(names, &rec.cache, rec.name, BPF_ANY);
+	close(fd);
 }
 
 static struct site *find_site(struct kmem_priv *p, uint64_t call_site)
