@@ -52,9 +52,10 @@ bench_install()
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1
 }
 
-# bench_bcc: the path of bcc's memleak (Debian's bpfcc-tools), installed if
-# missing, with the kernel headers it compiles against; empty if not
-# available.  This machine has only Debian's 6.1 headers, which bcc accepts
+# bench_bcc: the command that runs bcc's memleak (Debian's bpfcc-tools,
+# installed if missing, with the kernel headers it compiles against) through
+# bench/bcc-memleak, which mends its uprobes' reference counter; empty if
+# not available.  This machine has only Debian's 6.1 headers, which bcc accepts
 # for a newer kernel: /lib/modules/$(uname -r)/{build,source} point at them.
 bench_bcc()
 {
@@ -75,7 +76,7 @@ bench_bcc()
 			ln -sfn "$common" "$mod/source"
 		fi
 	fi
-	command -v memleak-bpfcc
+	echo "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/bcc-memleak"
 }
 
 # bench_machine: a markdown paragraph naming the machine and the software

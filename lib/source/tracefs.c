@@ -117,13 +117,27 @@ const char *ml_tracefs_trace_system(void)
 	return name;
 }
 
+/* The trace id of @sys/@event, or -errno. */
+static int event_id(const char *sys, const char *event)
+{
+	char *path = xasprintf("events/%s/%s/id", sys, event);
+	char *id = tracefs_instance_file_read(NULL, path, NULL);
+	int val;
+
+	free(path);
+	if (!id)
+		return -ENOENT;
+	val = atoi(id);
+	free(id);
+	return val > 0 ? val : -EINVAL;
+}
+
 int ml_tracefs_add_uprobe(const char *event, bool ret, const char *file,
 			  uint64_t offset, const char *fetchargs, bool twin)
 {
 	const char *sys = twin ? ml_tracefs_trace_system() : ml_tracefs_system();
 	struct tracefs_dynevent *dev;
-	char *path, *id;
-	int err, val;
+	int err;
 
 	if (ret)
 		dev = tracefs_uretprobe_alloc(sys, event, file, offset, fetchargs);
@@ -138,15 +152,101 @@ int ml_tracefs_add_uprobe(const char *event, bool ret, const char *file,
 	}
 	created = xrealloc(created, (nr_created + 1) * sizeof(*created));
 	created[nr_created++] = dev;
+	return event_id(sys, event);
+}
 
-	path = xasprintf("events/%s/%s/id", sys, event);
-	id = tracefs_instance_file_read(NULL, path, NULL);
-	free(path);
-	if (!id)
-		return -ENOENT;
-	val = atoi(id);
-	free(id);
-	return val > 0 ? val : -EINVAL;
+/* The uprobe event @sys/@event, read back (libtracefs 1.6's tracefs_dynevent_get() crashes). */
+static struct tracefs_dynevent *find_uprobe(const char *sys, const char *event)
+{
+	struct tracefs_dynevent **evs, *found = NULL;
+	size_t n = 0;
+
+	evs = tracefs_dynevent_get_all(TRACEFS_DYNEVENT_UPROBE |
+				       TRACEFS_DYNEVENT_URETPROBE, sys);
+	for (size_t i = 0; evs && evs[i]; i++) {
+		char *name = NULL;
+
+		tracefs_dynevent_info(evs[i], NULL, &name, NULL, NULL, NULL);
+		if (!found && name && !strcmp(name, event))
+			found = evs[i];
+		else
+			evs[n++] = evs[i];
+		free(name);
+	}
+	if (evs)
+		evs[n] = NULL;
+	tracefs_dynevent_list_free(evs);
+	return found;
+}
+
+/* Is @dev a uprobe at file offset @offset of @file? */
+static bool uprobe_at(struct tracefs_dynevent *dev, const char *file, uint64_t offset)
+{
+	char *addr = NULL, *colon;
+	bool at = false;
+
+	tracefs_dynevent_info(dev, NULL, NULL, NULL, &addr, NULL);
+	colon = addr ? strrchr(addr, ':') : NULL;
+	if (colon) {
+		*colon = '\0';
+		at = !strcmp(addr, file) && strtoull(colon + 1, NULL, 0) == offset;
+	}
+	free(addr);
+	return at;
+}
+
+int ml_tracefs_uprobes_set_ref_ctr(const char *file, uint64_t offset,
+				   uint64_t ref_ctr)
+{
+	char *defs[8], *sys[8], *ev[8];
+	size_t at[8], n = 0, kept = 0;
+	int err = 0;
+
+	/*
+	 * All of them go first: the kernel refuses a uprobe event whose
+	 * counter differs from another event's at the same address.
+	 */
+	for (size_t i = 0; i < nr_created && n < ARRAY_SIZE(at); i++) {
+		char *prefix, *addr, *format;
+
+		if (!uprobe_at(created[i], file, offset))
+			continue;
+		tracefs_dynevent_info(created[i], &sys[n], &ev[n], &prefix,
+				      &addr, &format);
+		/* "PATH:OFFSET(REF_CTR_OFFSET)": libtracefs cannot say it. */
+		defs[n] = xasprintf("%s:%s/%s %s(0x%llx) %s\n", prefix, sys[n],
+				    ev[n], addr, (unsigned long long)ref_ctr,
+				    format ? format : "");
+		free(prefix);
+		free(addr);
+		free(format);
+		if (tracefs_dynevent_destroy(created[i], true) && !err)
+			err = -errno;
+		at[n++] = i;
+	}
+	for (size_t k = 0; k < n; k++) {
+		ml_debug("uprobe_events: %s", defs[k]);
+		if (!err && tracefs_instance_file_append(NULL, "uprobe_events",
+							 defs[k]) < 0)
+			err = errno ? -errno : -EINVAL;
+		tracefs_dynevent_free(created[at[k]]);
+		created[at[k]] = find_uprobe(sys[k], ev[k]);
+		free(defs[k]);
+		free(sys[k]);
+		free(ev[k]);
+	}
+	/* what is gone needs no removing at exit */
+	for (size_t i = 0; i < nr_created; i++)
+		if (created[i])
+			created[kept++] = created[i];
+	nr_created = kept;
+	return n ? err : -ENOENT;
+}
+
+int ml_tracefs_event_id(const char *event, bool twin)
+{
+	return event_id(twin ? ml_tracefs_trace_system() : ml_tracefs_system(),
+			event);
 }
 
 void ml_tracefs_remove_all(void)

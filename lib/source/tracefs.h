@@ -37,6 +37,17 @@ const char *ml_tracefs_trace_system(void);
 int ml_tracefs_add_uprobe(const char *event, bool ret, const char *file,
 			  uint64_t offset, const char *fetchargs, bool twin);
 
+/*
+ * Make every uprobe event of this session at file offset @offset of @file
+ * again with reference counter (ref_ctr_offset) @ref_ctr: the kernel lets
+ * uprobes share an address only when their counters agree.  0 or -errno.
+ */
+int ml_tracefs_uprobes_set_ref_ctr(const char *file, uint64_t offset,
+				   uint64_t ref_ctr);
+
+/* The trace id of this session's event @event (@twin: of its twin), or -errno. */
+int ml_tracefs_event_id(const char *event, bool twin);
+
 /* Remove every event this session created.  Safe to call more than once. */
 void ml_tracefs_remove_all(void);
 

@@ -6,6 +6,7 @@
  * bpf/uprobe.bpf.c attached through per-process perf events.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,8 @@ struct uprobe_priv {
 	struct {
 		const char *prog;
 		const char *event;
+		const char *file;	/* p->obj or p->libc */
+		uint64_t offset;	/* in file */
 		int id;
 	} events[2 * ARRAY_SIZE(probes)];
 	int nr_events;
@@ -158,8 +161,8 @@ static void explain_attach_error(const char *event, const char *obj, int err)
 	if (err == -EINVAL)
 		ml_err("cannot enable uprobe %s in %s: %s; another tool holds a "
 		       "uprobe at the same address with a different reference "
-		       "counter (ref_ctr_offset), e.g. a bcc tool still running: "
-		       "stop it and retry",
+		       "counter (ref_ctr_offset), e.g. a bcc tool still running, "
+		       "and the kernel log does not say which: stop it and retry",
 		       event, obj, strerror(-err));
 	else if (err == -ESRCH)
 		ml_err("cannot enable uprobe %s: the target process is gone", event);
@@ -199,6 +202,8 @@ static int add_probe(struct uprobe_priv *p, const struct probe_def *d,
 	p->events[p->nr_events].prog = prog;
 	p->events[p->nr_events].event = event;
 	p->events[p->nr_events].id = id;
+	p->events[p->nr_events].file = obj;
+	p->events[p->nr_events].offset = offset;
 	p->nr_events++;
 	return 0;
 }
@@ -430,11 +435,80 @@ static int uprobe_open(struct ml_source *src, const struct ml_source_config *cfg
 	return err;
 }
 
+/*
+ * The reference counter (ref_ctr_offset) of the uprobe another tool holds
+ * at @offset of @file, from the kernel's complaint about the mismatch in its
+ * log ("ref_ctr_offset mismatch. inode: 0x.. offset: 0x.. ref_ctr_offset(old):
+ * 0x.."), the only place the kernel tells it.  0 if it does not.
+ */
+static uint64_t held_ref_ctr(const char *file, uint64_t offset)
+{
+	static const char what[] = "ref_ctr_offset mismatch. ";
+	unsigned long long ino, off, ref, found = 0;
+	char rec[1024], *m;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (stat(file, &st))
+		return 0;
+	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	/* one record a read; EPIPE: records were overwritten, read on */
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		rec[n] = '\0';
+		m = strstr(rec, what);
+		if (m && sscanf(m + strlen(what), "inode: 0x%llx offset: 0x%llx "
+				"ref_ctr_offset(old): 0x%llx", &ino, &off, &ref) == 3 &&
+		    ino == (unsigned long long)st.st_ino && off == offset)
+			found = ref;
+	}
+	close(fd);
+	return found;
+}
+
+/*
+ * Another tool holds a uprobe where event @i goes, with a reference counter
+ * (bcc's USDT probes have one; Debian's bcc 0.26 passes a random one for
+ * every uprobe, and the kernel can keep such a uprobe after the tool is
+ * gone).  The kernel refuses a second uprobe at the address with another
+ * counter, so make ours again with the same one: the probes then share it.
+ * Returns 0 when event @i has a new id to open.
+ */
+static int share_ref_ctr(struct uprobe_priv *p, int i)
+{
+	const char *file = p->events[i].file;
+	uint64_t offset = p->events[i].offset;
+	uint64_t ref = held_ref_ctr(file, offset);
+	int err;
+
+	if (!ref)
+		return -ENOENT;
+	err = ml_tracefs_uprobes_set_ref_ctr(file, offset, ref);
+	if (err)
+		return err;
+	for (int j = i; j < p->nr_events; j++) {
+		if (p->events[j].file != file || p->events[j].offset != offset)
+			continue;
+		p->events[j].id = ml_tracefs_event_id(p->events[j].event, false);
+		if (p->events[j].id < 0)
+			return p->events[j].id;
+	}
+	ml_note("another tool holds a uprobe at %s in %s with reference counter "
+		"0x%llx (ref_ctr_offset); memleak's probes there use the same counter",
+		p->events[i].event, file, (unsigned long long)ref);
+	return 0;
+}
+
 static int uprobe_attach(struct ml_source *src)
 {
 	struct uprobe_priv *p = src->priv;
 
 	for (int i = 0; i < p->nr_events; i++) {
+		const char *file = p->events[i].file;
 		struct bpf_program *prog;
 		struct bpf_link *link;
 		int pfd, err;
@@ -442,15 +516,20 @@ static int uprobe_attach(struct ml_source *src)
 		prog = bpf_object__find_program_by_name(p->skel->obj,
 							p->events[i].prog);
 		pfd = perf_event_open_tp(p->events[i].id, p->pid);
+		err = pfd < 0 ? -errno : 0;
+		if (err == -EINVAL && !share_ref_ctr(p, i)) {
+			pfd = perf_event_open_tp(p->events[i].id, p->pid);
+			err = pfd < 0 ? -errno : 0;
+		}
 		if (pfd < 0) {
-			explain_attach_error(p->events[i].event, p->obj, -errno);
-			return -errno;
+			explain_attach_error(p->events[i].event, file, err);
+			return err;
 		}
 		link = bpf_program__attach_perf_event(prog, pfd);
 		if (!link) {
 			err = -errno;
 			close(pfd);
-			explain_attach_error(p->events[i].event, p->obj, err);
+			explain_attach_error(p->events[i].event, file, err);
 			return err;
 		}
 		p->links[p->nr_links++] = link;
