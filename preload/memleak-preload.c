@@ -52,6 +52,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -157,8 +158,7 @@ static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *,
  * Sampled blocks still allocated: only their frees are sent.  The set
  * (striped, locked) is only looked into when the filter says an address
  * may be in it: a bit per hash of an address, set while some sampled block
- * has that hash, read without a lock by every free (8 KiB: it stays in
- * the cache, where an array of counts did not).  The counts behind the
+ * has that hash, read without a lock by every free.  The counts behind the
  * bits change under filter_lock, only when a block is sampled or a sampled
  * one freed.  A block is counted before malloc returns it and uncounted by
  * its free before libc has it back, so a free of a sampled block always
@@ -167,15 +167,30 @@ static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *,
  */
 #define SAMPLED_STRIPES	64
 #define SAMPLED_SLOTS	(1 << 14)	/* per stripe, open addressing */
-#define FILTER_BITS	16
+#define FILTER_MIN_BITS	10	/* 128 bytes */
+#define FILTER_MAX_BITS	16	/* 8 KiB */
+#define FILTER_LEVELS	(FILTER_MAX_BITS - FILTER_MIN_BITS + 1)
+#define FILTER_SPARSE	64	/* bits per sampled block, at least */
 static struct sampled_set {
 	int lock;
 	uint32_t used, tomb;
 	uint64_t *slot;			/* 0 empty, 1 deleted, else an address */
 } sampled[SAMPLED_STRIPES];
 static uint64_t nr_sampled;
-static uint64_t *filter;		/* 1 << FILTER_BITS bits */
-static uint16_t *filter_counts;		/* sampled blocks per bit */
+/*
+ * The filter comes in sizes from 1 << FILTER_MIN_BITS to 1 << FILTER_MAX_BITS
+ * bits, all kept up to date; frees read the smallest with FILTER_SPARSE bits
+ * per sampled block.  A small one stays in the cache of a program whose
+ * heap does not (mallocbench -w 1024: 8 KiB read at random missed it on
+ * half of the frees), a large one keeps false hits rare among many samples.
+ */
+static struct filter {
+	unsigned int bits;
+	uint64_t *words;		/* 1 << bits bits */
+} filters[FILTER_LEVELS];
+static struct filter *filter;		/* the one frees read */
+static uint16_t *filter_counts;		/* sampled blocks per bit of the largest */
+static uint64_t filter_blocks;		/* sampled blocks counted in it */
 static int filter_lock;
 static uint64_t sample_mean;		/* ctl.sample_bytes, fixed at init */
 static uint64_t sample_seed;		/* MEMLEAK_PRELOAD_SEED (tests), 0: none */
@@ -205,6 +220,26 @@ static void *raw_mmap(size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* The filters, all sizes in one mapping, and the counts; the smallest is read first. */
+static struct filter *filters_alloc(void)
+{
+	size_t words = 0;
+	char *m;
+
+	for (int l = 0; l < FILTER_LEVELS; l++)
+		words += (1 << (FILTER_MIN_BITS + l)) / 8;
+	m = raw_mmap(words + (1 << FILTER_MAX_BITS) * sizeof(*filter_counts));
+	if (!m)
+		return NULL;
+	for (int l = 0; l < FILTER_LEVELS; l++) {
+		filters[l].bits = FILTER_MIN_BITS + l;
+		filters[l].words = (uint64_t *)m;
+		m += (1 << filters[l].bits) / 8;
+	}
+	filter_counts = (uint16_t *)m;
+	return &filters[0];
+}
+
 static uint64_t now_coarse(void)
 {
 	struct timespec ts;
@@ -232,22 +267,85 @@ static void *flusher(void *arg);
 static void thread_exit(void *arg);
 static void atfork_child(void);
 
-static void start_flusher(void)
+/*
+ * The flusher is a task of the process that libc knows nothing of: a
+ * pthread would make a single-threaded program multi-threaded for libc,
+ * whose malloc then locks its arena on every call (mallocbench: 17.6 ns a
+ * malloc/free pair with a forwarding library, 23.8 ns once one idle
+ * pthread exists).  It shares the creating thread's TLS, so it must not
+ * write any (errno included): it makes its system calls itself and calls
+ * nothing of libc, so it always runs in this library's code (or in the
+ * kernel's uprobe trampoline, in a uprobe system call), where memleak
+ * --inject never borrows a thread.  It keeps its creator's name, so
+ * events it hands over carry the name trace output expects.
+ */
+#ifdef __x86_64__
+static long raw_syscall(long nr, long a, long b)
+{
+	long ret;
+
+	asm volatile ("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b)
+		      : "rcx", "r11", "memory");
+	return ret;
+}
+
+static int flusher_task(void *arg)
+{
+	flusher(arg);
+	return 0;
+}
+
+static void flusher_sleep(const struct timespec *ts)
+{
+	raw_syscall(SYS_nanosleep, (long)ts, 0);
+}
+
+static bool clone_flusher(void)
+{
+	const size_t size = 64 * 1024;
+	char *stack = raw_mmap(size);
+
+	return stack && clone(flusher_task, stack + size, CLONE_VM | CLONE_FS |
+			      CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+			      CLONE_SYSVSEM, NULL) > 0;
+}
+#else
+static void flusher_sleep(const struct timespec *ts)
+{
+	nanosleep(ts, NULL);
+}
+
+static void *flusher_thread(void *arg)
+{
+	guard = 1;		/* nothing of ours is the program's */
+	return flusher(arg);
+}
+
+static bool clone_flusher(void)
 {
 	pthread_attr_t attr;
 	pthread_t t;
-	sigset_t all, old;
+	int err;
 
 	if (!real_pthread_create)
-		return;
-	/* It must take no signal meant for the program. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+		return false;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 64 * 1024);
-	real_pthread_create(&t, &attr, flusher, NULL);
+	err = real_pthread_create(&t, &attr, flusher_thread, NULL);
 	pthread_attr_destroy(&attr);
+	return !err;
+}
+#endif
+
+static void start_flusher(void)
+{
+	sigset_t all, old;
+
+	/* It must take no signal meant for the program. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	clone_flusher();
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -278,10 +376,7 @@ static void ml_init(void)
 	pthread_atfork(NULL, NULL, atfork_child);
 	sample_seed = env_u64("MEMLEAK_PRELOAD_SEED", 0);
 	if (ctl.sample_bytes) {
-		filter = raw_mmap((1 << FILTER_BITS) / 8);
-		filter_counts = raw_mmap((1 << FILTER_BITS) * sizeof(uint16_t));
-		if (!filter_counts)
-			filter = NULL;
+		filter = filters_alloc();
 		for (int i = 0; filter && i < SAMPLED_STRIPES; i++)
 			if (!(sampled[i].slot = raw_mmap(SAMPLED_SLOTS * sizeof(uint64_t))))
 				filter = NULL;
@@ -385,14 +480,13 @@ static void flush_all(void)
 
 static void *flusher(void *arg)
 {
-	struct timespec ts = { .tv_nsec = FLUSH_POLL_NS };
+	static const struct timespec ts = { .tv_nsec = FLUSH_POLL_NS };
 	unsigned int n = 0;
 
-	guard = 1;		/* nothing of ours is the program's */
 	for (;;) {
 		uint64_t req = __atomic_load_n(&ctl.flush_req, __ATOMIC_ACQUIRE);
 
-		nanosleep(&ts, NULL);
+		flusher_sleep(&ts);
 		if (req != __atomic_load_n(&ctl.flush_done, __ATOMIC_RELAXED) ||
 		    (flush_every && ++n % flush_every == 0)) {
 			flush_all();
@@ -643,39 +737,81 @@ static uint64_t take_stack(struct ml_thread *t, uintptr_t *fp, uintptr_t ra0)
 
 /* ------------------------------------------------------------ sampling */
 
+/* Where a stripe's probe for @addr starts (the stripe took its low bits). */
+static uint32_t slot_of(uint64_t addr)
+{
+	return (uint32_t)(((addr >> 4) * 0xff51afd7ed558ccdULL) >> 50) &
+	       (SAMPLED_SLOTS - 1);
+}
+
 static struct sampled_set *stripe(uint64_t addr)
 {
 	return &sampled[(addr >> 4) % SAMPLED_STRIPES];
 }
 
-/* Count @addr's hash in the filter up (+1) or down (-1), its bit with it. */
+/*
+ * Count @addr's hash in every filter up (+1) or down (-1), its bits with
+ * it, and let frees read the size that suits the number of sampled blocks:
+ * each size says yes for every block counted, so a free that reads the old
+ * or the new one misses none.
+ */
 static void filter_count(uint64_t addr, int delta)
 {
-	uint32_t h = ml_pl_filter_hash(addr, FILTER_BITS);
+	/* a smaller filter's hash: the top bits of the largest's */
+	uint32_t h = ml_pl_filter_hash(addr, FILTER_MAX_BITS);
 	uint16_t *c = &filter_counts[h];
+	int l;
 
 	spin_lock(&filter_lock);
-	if (delta > 0 && (*c)++ == 0)
-		__atomic_or_fetch(&filter[h / 64], 1ULL << (h % 64), __ATOMIC_RELEASE);
-	else if (delta < 0 && *c && --*c == 0)
-		__atomic_and_fetch(&filter[h / 64], ~(1ULL << (h % 64)),
-				   __ATOMIC_RELEASE);
+	if (*c == UINT16_MAX) {
+		spin_unlock(&filter_lock);
+		return;		/* full: counted no more, its bits stay set */
+	}
+	if (delta > 0 ? (*c)++ == 0 : *c && --*c == 0) {
+		for (l = 0; l < FILTER_LEVELS; l++) {
+			struct filter *f = &filters[l];
+			unsigned int shift = FILTER_MAX_BITS - f->bits;
+			uint32_t b = h >> shift, i;
+
+			if (delta > 0) {
+				__atomic_or_fetch(&f->words[b / 64], 1ULL << (b % 64),
+						  __ATOMIC_RELEASE);
+				continue;
+			}
+			/* b's counts: 1 << shift of them, within 128 bytes */
+			for (i = b << shift; i < (b + 1) << shift; i++)
+				if (filter_counts[i])
+					break;
+			if (i == (b + 1) << shift)
+				__atomic_and_fetch(&f->words[b / 64], ~(1ULL << (b % 64)),
+						   __ATOMIC_RELEASE);
+		}
+	}
+	filter_blocks += delta;
+	for (l = 0; l < FILTER_LEVELS - 1; l++)
+		if ((1ULL << filters[l].bits) >= FILTER_SPARSE * filter_blocks)
+			break;
+	__atomic_store_n(&filter, &filters[l], __ATOMIC_RELEASE);
 	spin_unlock(&filter_lock);
 }
 
 /* May @addr be a sampled block?  Never false for one. */
 static inline bool maybe_sampled(uint64_t addr)
 {
-	uint32_t h = ml_pl_filter_hash(addr, FILTER_BITS);
+	const struct filter *f;
+	uint32_t h;
 
-	return __atomic_load_n(&nr_sampled, __ATOMIC_RELAXED) &&
-	       (__atomic_load_n(&filter[h / 64], __ATOMIC_RELAXED) >> (h % 64) & 1);
+	if (!__atomic_load_n(&nr_sampled, __ATOMIC_RELAXED))
+		return false;
+	f = __atomic_load_n(&filter, __ATOMIC_ACQUIRE);
+	h = ml_pl_filter_hash(addr, f->bits);
+	return __atomic_load_n(&f->words[h / 64], __ATOMIC_RELAXED) >> (h % 64) & 1;
 }
 
 static void sampled_add(uint64_t addr)
 {
 	struct sampled_set *s = stripe(addr);
-	uint32_t i = (addr >> 10) & (SAMPLED_SLOTS - 1);
+	uint32_t i = slot_of(addr);
 
 	if (!s->slot)
 		return;
@@ -692,7 +828,7 @@ static void sampled_add(uint64_t addr)
 
 				if (tmp[k] <= 1)
 					continue;
-				j = (tmp[k] >> 10) & (SAMPLED_SLOTS - 1);
+				j = slot_of(tmp[k]);
 				while (s->slot[j])
 					j = (j + 1) & (SAMPLED_SLOTS - 1);
 				s->slot[j] = tmp[k];
@@ -718,7 +854,7 @@ static void sampled_add(uint64_t addr)
 static bool sampled_take(uint64_t addr)
 {
 	struct sampled_set *s = stripe(addr);
-	uint32_t i = (addr >> 10) & (SAMPLED_SLOTS - 1);
+	uint32_t i = slot_of(addr);
 	bool found = false;
 
 	if (!s->slot || !maybe_sampled(addr))
@@ -726,10 +862,23 @@ static bool sampled_take(uint64_t addr)
 	spin_lock(&s->lock);
 	for (uint32_t n = 0; n < SAMPLED_SLOTS && s->slot[i]; n++) {
 		if (s->slot[i] == addr) {
-			s->slot[i] = 1;
 			s->used--;
-			s->tomb++;
 			found = true;
+			/*
+			 * Followed by an empty slot, no probe runs on past
+			 * it: empty, and so are the deleted ones before it.
+			 */
+			if (!s->slot[(i + 1) & (SAMPLED_SLOTS - 1)]) {
+				s->slot[i] = 0;
+				for (i = (i - 1) & (SAMPLED_SLOTS - 1); s->slot[i] == 1;
+				     i = (i - 1) & (SAMPLED_SLOTS - 1)) {
+					s->slot[i] = 0;
+					s->tomb--;
+				}
+			} else {
+				s->slot[i] = 1;
+				s->tomb++;
+			}
 			filter_count(addr, -1);
 			__atomic_sub_fetch(&nr_sampled, 1, __ATOMIC_RELAXED);
 			break;

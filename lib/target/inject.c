@@ -695,31 +695,52 @@ static void detach_all(struct ctx *c)
 
 #ifdef __x86_64__
 
+#define NR_URETPROBE	335	/* the kernel's uprobe trampolines' system calls */
+#define NR_UPROBE	336
+
 /*
  * Whether thread @tid, stopped, may be borrowed to call dlopen(): not
  * inside libc or ld.so, where it could hold the malloc or the loader lock
  * dlopen is about to take (a deadlock with itself), unless it sleeps in a
  * system call; of those, the ones libc makes while holding malloc's arena
- * lock (sysmalloc's mmap/brk, fork's clone) are excluded.
+ * lock (sysmalloc's mmap/brk, fork's clone) are excluded.  Never inside
+ * @lib, the library itself when it is already loaded: its flusher task
+ * runs on another thread's TLS, always in @lib's code or in a uprobe
+ * trampoline's system call.
  */
 static bool safe_point(struct ctx *c, pid_t tid, const struct object *libc,
-		       const struct object *ldso)
+		       const struct object *ldso, const struct object *lib)
 {
 	struct user_regs_struct r;
 
 	if (ptrace(PTRACE_GETREGS, tid, 0, &r))
+		return false;
+	if (in_object(lib, r.rip))
 		return false;
 	if ((long)r.orig_rax >= 0) {
 		switch (r.orig_rax) {
 		case SYS_mmap: case SYS_munmap: case SYS_mremap:
 		case SYS_brk: case SYS_mprotect: case SYS_madvise:
 		case SYS_clone: case SYS_clone3: case SYS_fork:
-		case SYS_vfork:
+		case SYS_vfork: case NR_URETPROBE: case NR_UPROBE:
 			return false;
 		}
 		return !in_object(ldso, r.rip);
 	}
 	return !in_object(libc, r.rip) && !in_object(ldso, r.rip);
+}
+
+/* The object mapping file @path, if the target maps it. */
+static struct object *find_file(struct object *o, size_t n, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (o[i].dev == st.st_dev && o[i].inode == st.st_ino)
+			return &o[i];
+	return NULL;
 }
 
 /* Save what the call will change in the borrowed thread. */
@@ -1012,7 +1033,7 @@ int ml_inject_library_hook(pid_t pid, const char *so_path,
 	struct ctx c = { .pid = pid, .memfd = -1, .err = err, .errlen = errlen };
 	uint64_t fns[ARRAY_SIZE(libc_names)], dl[2], errno_addr = 0, handle;
 	uint64_t ldso_base, *defs = NULL, t0;
-	struct object *objs = NULL, *libc, *ldso;
+	struct object *objs = NULL, *libc, *ldso, *lib;
 	size_t nobj = 0;
 	int nsym, ret, saved_errno = 0, tries;
 	char path[64];
@@ -1060,6 +1081,7 @@ int ml_inject_library_hook(pid_t pid, const char *so_path,
 	}
 	ldso_base = ml_proc_auxv(pid, AT_BASE);
 	ldso = find_addr(objs, nobj, ldso_base);
+	lib = find_file(objs, nobj, so_path);
 
 	t0 = ml_now_ns();
 	ret = stop_all(&c);
@@ -1074,7 +1096,7 @@ int ml_inject_library_hook(pid_t pid, const char *so_path,
 	for (tries = 0;; tries++) {
 		for (size_t i = 0; i < c.nr_threads && !c.tid; i++)
 			if (c.threads[i].state == T_STOPPED &&
-			    safe_point(&c, c.threads[i].tid, libc, ldso))
+			    safe_point(&c, c.threads[i].tid, libc, ldso, lib))
 				c.tid = c.threads[i].tid;
 		if (c.tid)
 			break;

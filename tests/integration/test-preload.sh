@@ -38,6 +38,16 @@ for m in direct calloc strdup memalign realloc mmap threads none mixed; do
 	same_report "$m"
 done
 
+# The library's flusher is no pthread: libc still thinks the program is
+# single-threaded (and its malloc takes no lock), and the program is traced
+for opt in "" "--sample-bytes"; do
+	ml "single$opt" $opt -c "./build/targets/leaky single"
+	check_grep "single${opt:+ $opt}: libc still sees one thread" '^single-threaded: yes$' "$ML_OUT"
+	[ -n "$opt" ] && continue
+	check_stack "single: and its leak is found" "$ML_OUT" 4800 100 \
+		"$(frame leak_direct leaky leaky.c "$(line_of leaky.c direct)")"
+done
+
 # A thread whose batch is pending when it exits (threads mode: 25 each)
 ml threads-exit -c "./build/targets/leaky threads"
 check_stack "threads: exited threads' batches arrive" "$ML_OUT" 100000 100 \

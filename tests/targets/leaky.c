@@ -8,7 +8,7 @@
  * -O0 -fno-omit-frame-pointer so every function has a frame.
  *
  *   leaky MODE     MODE: direct calloc strdup memalign realloc mmap threads
- *                        mixed|all (direct..realloc) none wait
+ *                        mixed|all (direct..realloc) none wait single
  *
  * No stdio: its buffers would be real outstanding allocations.
  */
@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/single_threaded.h>
 #include <unistd.h>
 
 #define STR23		"twenty-three characters"	/* strlen 23: 24 bytes */
@@ -231,6 +232,13 @@ int main(int argc, char **argv)
 
 	if (is(mode, "wait"))
 		return wait_mode();
+	/* Does libc think it is single-threaded (its malloc then takes no lock)? */
+	if (is(mode, "single")) {
+		say(__libc_single_threaded ? "single-threaded: yes\n" :
+		    "single-threaded: no\n");
+		leak_direct();
+		return 0;
+	}
 	if (is(mode, "none")) {
 		no_leaks();
 		return 0;
