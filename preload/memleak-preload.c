@@ -53,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <grp.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -77,13 +78,19 @@ extern void *__libc_memalign(size_t align, size_t size);
 /*
  * The probe site: a 5-byte NOP and a return.  The kernel turns a uprobe on
  * a NOP5 into a call to a trampoline, much cheaper than an int3 trap.
+ * Called by its hidden name: no PLT, whose first call would go through
+ * ld.so's resolver, which writes to the calling thread's TLS (the
+ * flusher has none of its own).
  */
 void ml_preload_flush(struct ml_pl_batch *batch) EXPORT;
+void flush_site(struct ml_pl_batch *batch);
 __asm__(".text\n"
 	".globl " ML_PL_FLUSH_SYM "\n"
 	".type " ML_PL_FLUSH_SYM ", @function\n"
+	".hidden flush_site\n"
 	".p2align 4\n"
 	ML_PL_FLUSH_SYM ":\n"
+	"flush_site:\n"
 	"\t.byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n"	/* nopl 0x0(%rax,%rax,1) */
 	"\tret\n"
 	".size " ML_PL_FLUSH_SYM ", .-" ML_PL_FLUSH_SYM "\n");
@@ -278,7 +285,17 @@ static void atfork_child(void);
  * kernel's uprobe trampoline, in a uprobe system call), where memleak
  * --inject never borrows a thread.  It keeps its creator's name, so
  * events it hands over carry the name trace output expects.
+ *
+ * libc changes the credentials of every pthread when the program calls
+ * setuid() & co., not the flusher task's: it would stay root in a daemon
+ * that dropped root.  So before such a call the task leaves and a pthread
+ * flusher takes over (flusher_to_pthread()).
  */
+static int flusher_raw;		/* the flusher is the raw task */
+static int flusher_quit;	/* it is asked to leave */
+
+static void start_pthread_flusher(void);
+
 #ifdef __x86_64__
 static long raw_syscall(long nr, long a, long b)
 {
@@ -291,7 +308,9 @@ static long raw_syscall(long nr, long a, long b)
 
 static int flusher_task(void *arg)
 {
-	flusher(arg);
+	flusher(&flusher_raw);
+	__atomic_store_n(&flusher_raw, 0, __ATOMIC_RELEASE);
+	raw_syscall(SYS_exit, 0, 0);	/* this task only; its stack stays */
 	return 0;
 }
 
@@ -300,14 +319,23 @@ static void flusher_sleep(const struct timespec *ts)
 	raw_syscall(SYS_nanosleep, (long)ts, 0);
 }
 
-static bool clone_flusher(void)
+static void start_flusher(void)
 {
 	const size_t size = 64 * 1024;
 	char *stack = raw_mmap(size);
+	sigset_t all, old;
 
-	return stack && clone(flusher_task, stack + size, CLONE_VM | CLONE_FS |
-			      CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
-			      CLONE_SYSVSEM, NULL) > 0;
+	/* It must take no signal meant for the program. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	__atomic_store_n(&flusher_raw, 1, __ATOMIC_RELEASE);
+	if (!stack || clone(flusher_task, stack + size, CLONE_VM | CLONE_FS |
+			    CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+			    CLONE_SYSVSEM, NULL) <= 0)
+		__atomic_store_n(&flusher_raw, 0, __ATOMIC_RELEASE);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!flusher_raw)
+		start_pthread_flusher();
 }
 #else
 static void flusher_sleep(const struct timespec *ts)
@@ -315,38 +343,54 @@ static void flusher_sleep(const struct timespec *ts)
 	nanosleep(ts, NULL);
 }
 
-static void *flusher_thread(void *arg)
+static void start_flusher(void)
 {
-	guard = 1;		/* nothing of ours is the program's */
-	return flusher(arg);
-}
-
-static bool clone_flusher(void)
-{
-	pthread_attr_t attr;
-	pthread_t t;
-	int err;
-
-	if (!real_pthread_create)
-		return false;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64 * 1024);
-	err = real_pthread_create(&t, &attr, flusher_thread, NULL);
-	pthread_attr_destroy(&attr);
-	return !err;
+	start_pthread_flusher();
 }
 #endif
 
-static void start_flusher(void)
+static void *flusher_thread(void *arg)
 {
-	sigset_t all, old;
+	guard = 1;		/* nothing of ours is the program's */
+	return flusher(NULL);
+}
 
-	/* It must take no signal meant for the program. */
+static void start_pthread_flusher(void)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	pthread_t t;
+
+	if (!real_pthread_create)
+		return;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	clone_flusher();
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	real_pthread_create(&t, &attr, flusher_thread, NULL);
+	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* The program will change its credentials: a pthread flusher from now on. */
+static void flusher_to_pthread(void)
+{
+	static const struct timespec ms = { .tv_nsec = 1000000 };
+	static int lock;
+
+	spin_lock(&lock);
+	if (__atomic_load_n(&flusher_raw, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&flusher_quit, 1, __ATOMIC_RELEASE);
+		/* it looks every 10 ms; 1 s: it is stopped (a debugger) */
+		for (int i = 0; i < 1000 && __atomic_load_n(&flusher_raw,
+							       __ATOMIC_ACQUIRE); i++)
+			nanosleep(&ms, NULL);
+		guard++;
+		start_pthread_flusher();
+		guard--;
+	}
+	spin_unlock(&lock);
 }
 
 /*
@@ -459,7 +503,7 @@ static void flush_locked(struct ml_thread *t)
 {
 	if (!t->batch.nr_events && !t->batch.nr_stacks)
 		return;
-	ml_preload_flush(&t->batch);
+	flush_site(&t->batch);
 	__atomic_add_fetch(&ctl.flushes, 1, __ATOMIC_RELAXED);
 	t->batch.nr_events = 0;
 	t->batch.nr_stacks = 0;
@@ -492,6 +536,9 @@ static void *flusher(void *arg)
 			flush_all();
 			__atomic_store_n(&ctl.flush_done, req, __ATOMIC_RELEASE);
 		}
+		if (arg == &flusher_raw &&
+		    __atomic_load_n(&flusher_quit, __ATOMIC_ACQUIRE))
+			return arg;	/* the raw task, asked to leave */
 	}
 	return arg;
 }
@@ -1310,6 +1357,38 @@ EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
  * What pthread_create allocates (the new thread's TLS) is libc's business,
  * as the uprobe source counts it.
  */
+/*
+ * The calls whose change libc makes in every pthread (setxid): the flusher
+ * becomes one first.  @args are the parameters' names.
+ */
+#define SETXID(name, params, args)					\
+EXPORT int name params							\
+{									\
+	static int (*real) params;					\
+									\
+	if (!real) {							\
+		guard++;						\
+		real = dlsym(RTLD_NEXT, #name);				\
+		guard--;						\
+		if (!real) {						\
+			errno = ENOSYS;					\
+			return -1;					\
+		}							\
+	}								\
+	flusher_to_pthread();						\
+	return real args;						\
+}
+
+SETXID(setuid, (uid_t uid), (uid))
+SETXID(seteuid, (uid_t euid), (euid))
+SETXID(setreuid, (uid_t ruid, uid_t euid), (ruid, euid))
+SETXID(setresuid, (uid_t ruid, uid_t euid, uid_t suid), (ruid, euid, suid))
+SETXID(setgid, (gid_t gid), (gid))
+SETXID(setegid, (gid_t egid), (egid))
+SETXID(setregid, (gid_t rgid, gid_t egid), (rgid, egid))
+SETXID(setresgid, (gid_t rgid, gid_t egid, gid_t sgid), (rgid, egid, sgid))
+SETXID(setgroups, (size_t size, const gid_t *list), (size, list))
+
 EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 			  void *(*fn)(void *), void *arg)
 {

@@ -48,6 +48,15 @@ for opt in "" "--sample-bytes"; do
 		"$(frame leak_direct leaky leaky.c "$(line_of leaky.c direct)")"
 done
 
+# A daemon drops root: libc changes every pthread's credentials, and the
+# library's flusher (no pthread) hands over to one first, so no task of
+# the process keeps root; the flushes go on
+ml setuid -c "./build/targets/leaky setuid"
+check_exit "setuid: exits 0" 0
+check_grep "setuid: no task of the process kept root" '^no task kept root$' "$ML_OUT"
+check_stack "setuid: the leak after it is found" "$ML_OUT" 4800 100 \
+	"$(frame leak_direct leaky leaky.c "$(line_of leaky.c direct)")"
+
 # A thread whose batch is pending when it exits (threads mode: 25 each)
 ml threads-exit -c "./build/targets/leaky threads"
 check_stack "threads: exited threads' batches arrive" "$ML_OUT" 100000 100 \

@@ -9,10 +9,13 @@
  *
  *   leaky MODE     MODE: direct calloc strdup memalign realloc mmap threads
  *                        mixed|all (direct..realloc) none wait single
+ *                        setuid
  *
  * No stdio: its buffers would be real outstanding allocations.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -190,6 +193,54 @@ void leak_on_signal(void)
  * 10 x 777 bytes and prints "leaked", SIGTERM or SIGINT exits 0.  Gives up
  * after 120 s so that a broken test cannot leave it behind for long.
  */
+/* How many tasks of this process have uid 0 (real, effective or saved)? */
+static int root_tasks(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d))) {
+		char path[64] = "/proc/self/task/", buf[4096], *uid;
+		unsigned int r, e, sv;
+		ssize_t len;
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		strcat(strcat(path, de->d_name), "/status");
+		fd = open(path, O_RDONLY);
+		len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		if (fd >= 0)
+			close(fd);
+		if (len <= 0)
+			continue;	/* it just exited */
+		buf[len] = '\0';
+		uid = strstr(buf, "\nUid:");
+		if (!uid)
+			continue;
+		r = strtoul(uid + 5, &uid, 10);
+		e = strtoul(uid, &uid, 10);
+		sv = strtoul(uid, &uid, 10);
+		n += !r || !e || !sv;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Drop root as a daemon does: no task of the process keeps it, not even a tracer's. */
+static int setuid_mode(void)
+{
+	if (setgid(65534) || setuid(65534))
+		return 4;
+	for (int i = 0; i < 100 && root_tasks(); i++)
+		usleep(10000);
+	say(root_tasks() ? "a task kept root\n" : "no task kept root\n");
+	leak_direct();
+	return 0;
+}
+
 static int wait_mode(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -232,6 +283,8 @@ int main(int argc, char **argv)
 
 	if (is(mode, "wait"))
 		return wait_mode();
+	if (is(mode, "setuid"))
+		return setuid_mode();
 	/* Does libc think it is single-threaded (its malloc then takes no lock)? */
 	if (is(mode, "single")) {
 		say(__libc_single_threaded ? "single-threaded: yes\n" :
