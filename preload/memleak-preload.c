@@ -43,8 +43,10 @@
 #endif
 #include <dlfcn.h>
 #include <errno.h>
+#include <grp.h>
 #include <link.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -52,8 +54,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
-#include <grp.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -165,7 +165,8 @@ static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *,
  * Sampled blocks still allocated: only their frees are sent.  The set
  * (striped, locked) is only looked into when the filter says an address
  * may be in it: a bit per hash of an address, set while some sampled block
- * has that hash, read without a lock by every free.  The counts behind the
+ * has that hash, read without a lock by every free (8 KiB: it stays in
+ * the cache, where an array of counts did not).  The counts behind the
  * bits change under filter_lock, only when a block is sampled or a sampled
  * one freed.  A block is counted before malloc returns it and uncounted by
  * its free before libc has it back, so a free of a sampled block always
@@ -174,30 +175,15 @@ static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *,
  */
 #define SAMPLED_STRIPES	64
 #define SAMPLED_SLOTS	(1 << 14)	/* per stripe, open addressing */
-#define FILTER_MIN_BITS	10	/* 128 bytes */
-#define FILTER_MAX_BITS	16	/* 8 KiB */
-#define FILTER_LEVELS	(FILTER_MAX_BITS - FILTER_MIN_BITS + 1)
-#define FILTER_SPARSE	64	/* bits per sampled block, at least */
+#define FILTER_BITS	16
 static struct sampled_set {
 	int lock;
 	uint32_t used, tomb;
 	uint64_t *slot;			/* 0 empty, 1 deleted, else an address */
 } sampled[SAMPLED_STRIPES];
 static uint64_t nr_sampled;
-/*
- * The filter comes in sizes from 1 << FILTER_MIN_BITS to 1 << FILTER_MAX_BITS
- * bits, all kept up to date; frees read the smallest with FILTER_SPARSE bits
- * per sampled block.  A small one stays in the cache of a program whose
- * heap does not (mallocbench -w 1024: 8 KiB read at random missed it on
- * half of the frees), a large one keeps false hits rare among many samples.
- */
-static struct filter {
-	unsigned int bits;
-	uint64_t *words;		/* 1 << bits bits */
-} filters[FILTER_LEVELS];
-static struct filter *filter;		/* the one frees read */
-static uint16_t *filter_counts;		/* sampled blocks per bit of the largest */
-static uint64_t filter_blocks;		/* sampled blocks counted in it */
+static uint64_t *filter;		/* 1 << FILTER_BITS bits */
+static uint16_t *filter_counts;		/* sampled blocks per bit */
 static int filter_lock;
 static uint64_t sample_mean;		/* ctl.sample_bytes, fixed at init */
 static uint64_t sample_seed;		/* MEMLEAK_PRELOAD_SEED (tests), 0: none */
@@ -225,26 +211,6 @@ static void *raw_mmap(size_t len)
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 
 	return p == MAP_FAILED ? NULL : p;
-}
-
-/* The filters, all sizes in one mapping, and the counts; the smallest is read first. */
-static struct filter *filters_alloc(void)
-{
-	size_t words = 0;
-	char *m;
-
-	for (int l = 0; l < FILTER_LEVELS; l++)
-		words += (1 << (FILTER_MIN_BITS + l)) / 8;
-	m = raw_mmap(words + (1 << FILTER_MAX_BITS) * sizeof(*filter_counts));
-	if (!m)
-		return NULL;
-	for (int l = 0; l < FILTER_LEVELS; l++) {
-		filters[l].bits = FILTER_MIN_BITS + l;
-		filters[l].words = (uint64_t *)m;
-		m += (1 << filters[l].bits) / 8;
-	}
-	filter_counts = (uint16_t *)m;
-	return &filters[0];
 }
 
 static uint64_t now_coarse(void)
@@ -420,7 +386,10 @@ static void ml_init(void)
 	pthread_atfork(NULL, NULL, atfork_child);
 	sample_seed = env_u64("MEMLEAK_PRELOAD_SEED", 0);
 	if (ctl.sample_bytes) {
-		filter = filters_alloc();
+		filter = raw_mmap((1 << FILTER_BITS) / 8);
+		filter_counts = raw_mmap((1 << FILTER_BITS) * sizeof(uint16_t));
+		if (!filter_counts)
+			filter = NULL;
 		for (int i = 0; filter && i < SAMPLED_STRIPES; i++)
 			if (!(sampled[i].slot = raw_mmap(SAMPLED_SLOTS * sizeof(uint64_t))))
 				filter = NULL;
@@ -629,6 +598,7 @@ static void atfork_child(void)
 		sampled[i].lock = 0;
 	filter_lock = 0;
 	/* No flusher here: memleak traces the process it started, not this one. */
+	flusher_raw = 0;
 }
 
 /* ------------------------------------------------------------ stacks */
@@ -796,63 +766,28 @@ static struct sampled_set *stripe(uint64_t addr)
 	return &sampled[(addr >> 4) % SAMPLED_STRIPES];
 }
 
-/*
- * Count @addr's hash in every filter up (+1) or down (-1), its bits with
- * it, and let frees read the size that suits the number of sampled blocks:
- * each size says yes for every block counted, so a free that reads the old
- * or the new one misses none.
- */
+/* Count @addr's hash in the filter up (+1) or down (-1), its bit with it. */
 static void filter_count(uint64_t addr, int delta)
 {
-	/* a smaller filter's hash: the top bits of the largest's */
-	uint32_t h = ml_pl_filter_hash(addr, FILTER_MAX_BITS);
+	uint32_t h = ml_pl_filter_hash(addr, FILTER_BITS);
 	uint16_t *c = &filter_counts[h];
-	int l;
 
 	spin_lock(&filter_lock);
-	if (*c == UINT16_MAX) {
-		spin_unlock(&filter_lock);
-		return;		/* full: counted no more, its bits stay set */
-	}
-	if (delta > 0 ? (*c)++ == 0 : *c && --*c == 0) {
-		for (l = 0; l < FILTER_LEVELS; l++) {
-			struct filter *f = &filters[l];
-			unsigned int shift = FILTER_MAX_BITS - f->bits;
-			uint32_t b = h >> shift, i;
-
-			if (delta > 0) {
-				__atomic_or_fetch(&f->words[b / 64], 1ULL << (b % 64),
-						  __ATOMIC_RELEASE);
-				continue;
-			}
-			/* b's counts: 1 << shift of them, within 128 bytes */
-			for (i = b << shift; i < (b + 1) << shift; i++)
-				if (filter_counts[i])
-					break;
-			if (i == (b + 1) << shift)
-				__atomic_and_fetch(&f->words[b / 64], ~(1ULL << (b % 64)),
-						   __ATOMIC_RELEASE);
-		}
-	}
-	filter_blocks += delta;
-	for (l = 0; l < FILTER_LEVELS - 1; l++)
-		if ((1ULL << filters[l].bits) >= FILTER_SPARSE * filter_blocks)
-			break;
-	__atomic_store_n(&filter, &filters[l], __ATOMIC_RELEASE);
+	if (delta > 0 && (*c)++ == 0)
+		__atomic_or_fetch(&filter[h / 64], 1ULL << (h % 64), __ATOMIC_RELEASE);
+	else if (delta < 0 && *c && --*c == 0)
+		__atomic_and_fetch(&filter[h / 64], ~(1ULL << (h % 64)),
+				   __ATOMIC_RELEASE);
 	spin_unlock(&filter_lock);
 }
 
 /* May @addr be a sampled block?  Never false for one. */
 static inline bool maybe_sampled(uint64_t addr)
 {
-	const struct filter *f;
-	uint32_t h;
+	uint32_t h = ml_pl_filter_hash(addr, FILTER_BITS);
 
-	if (!__atomic_load_n(&nr_sampled, __ATOMIC_RELAXED))
-		return false;
-	f = __atomic_load_n(&filter, __ATOMIC_ACQUIRE);
-	h = ml_pl_filter_hash(addr, f->bits);
-	return __atomic_load_n(&f->words[h / 64], __ATOMIC_RELAXED) >> (h % 64) & 1;
+	return __atomic_load_n(&nr_sampled, __ATOMIC_RELAXED) &&
+	       (__atomic_load_n(&filter[h / 64], __ATOMIC_RELAXED) >> (h % 64) & 1);
 }
 
 static void sampled_add(uint64_t addr)
