@@ -243,10 +243,9 @@ int ml_tracefs_uprobes_set_ref_ctr(const char *file, uint64_t offset,
 	return n ? err : -ENOENT;
 }
 
-int ml_tracefs_event_id(const char *event, bool twin)
+int ml_tracefs_event_id(const char *event)
 {
-	return event_id(twin ? ml_tracefs_trace_system() : ml_tracefs_system(),
-			event);
+	return event_id(ml_tracefs_system(), event);
 }
 
 void ml_tracefs_remove_all(void)

@@ -45,8 +45,8 @@ int ml_tracefs_add_uprobe(const char *event, bool ret, const char *file,
 int ml_tracefs_uprobes_set_ref_ctr(const char *file, uint64_t offset,
 				   uint64_t ref_ctr);
 
-/* The trace id of this session's event @event (@twin: of its twin), or -errno. */
-int ml_tracefs_event_id(const char *event, bool twin);
+/* The trace id of this session's event @event, or -errno. */
+int ml_tracefs_event_id(const char *event);
 
 /* Remove every event this session created.  Safe to call more than once. */
 void ml_tracefs_remove_all(void);

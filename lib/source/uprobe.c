@@ -493,7 +493,7 @@ static int share_ref_ctr(struct uprobe_priv *p, int i)
 	for (int j = i; j < p->nr_events; j++) {
 		if (p->events[j].file != file || p->events[j].offset != offset)
 			continue;
-		p->events[j].id = ml_tracefs_event_id(p->events[j].event, false);
+		p->events[j].id = ml_tracefs_event_id(p->events[j].event);
 		if (p->events[j].id < 0)
 			return p->events[j].id;
 	}
