@@ -97,6 +97,7 @@ check_eq()
 	else
 		fail "$1" "expected: $2" "actual:   $3"
 		ml_context
+		[ -n "${4:-}" ] && show_file "$4"
 	fi
 }
 
@@ -228,11 +229,36 @@ wait_for()
 	return 1
 }
 
+# proc_context PID: what a process that does not exit is doing: each task's
+# state, wait channel, signal masks and kernel stack, and the user stacks.
+proc_context()
+{
+	local t out
+
+	out=$(readlink "/proc/$1/fd/1" 2>/dev/null)
+	if [ -f "$out" ]; then
+		echo "its output, $out (last 5 lines):"
+		tail -n 5 "$out" | sed -e 's/^/  /'
+	fi
+	for t in /proc/"$1"/task/*; do
+		echo "task ${t##*/}: $(cut -d' ' -f2,3 "$t/stat" 2>/dev/null)" \
+			"wchan $(cat "$t/wchan" 2>/dev/null)"
+		grep -E '^(SigPnd|ShdPnd|SigBlk)' "$t/status" 2>/dev/null
+		sed -e 's/^/  /' "$t/stack" 2>/dev/null
+	done
+	command -v gdb >/dev/null &&
+		timeout 30 gdb -p "$1" -batch -ex 'thread apply all bt' 2>&1 |
+		grep -E '^(Thread|#)'
+}
+
 # wait_exit PID [SECONDS]: wait for a child to exit and set WAIT_RC to its
-# status; 1 (WAIT_RC=timeout) if it is still running after SECONDS.
+# status; 1 (WAIT_RC=timeout) if it is still running after SECONDS, and
+# WAIT_CTX names a file of what it was doing then.
 wait_exit()
 {
 	local deadline=$((SECONDS + ${2:-20}))
+
+	WAIT_CTX=
 
 	while kill -0 "$1" 2>/dev/null && [ "$SECONDS" -le "$deadline" ]; do
 		# a zombie child still answers kill -0: look at its state
@@ -241,6 +267,8 @@ wait_exit()
 	done
 	if [ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; then
 		WAIT_RC=timeout
+		WAIT_CTX=$OUT/stuck-$1.txt
+		proc_context "$1" >"$WAIT_CTX" 2>&1
 		return 1
 	fi
 	wait "$1" 2>/dev/null

@@ -131,6 +131,6 @@ fi
 
 kill -TERM "$TARGET"
 wait_exit "$TARGET" 10
-check_eq "the target exits 0 on SIGTERM" 0 "$WAIT_RC"
+check_eq "the target exits 0 on SIGTERM" 0 "$WAIT_RC" "${WAIT_CTX:-}"
 
 finish

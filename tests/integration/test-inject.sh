@@ -96,7 +96,7 @@ stop_target()
 {
 	kill -TERM "$TARGET"
 	wait_exit "$TARGET" 10
-	check_eq "$1" 0 "$WAIT_RC"
+	check_eq "$1" 0 "$WAIT_RC" "${WAIT_CTX:-}"
 }
 
 # ---- one thread, allocating in a loop
@@ -136,7 +136,7 @@ report
 check_eq "threads: every thread's calls reach the library" "$(repeat 9 $FULL)" "$REPORT"
 kill -USR1 "$HOLD"
 wait_exit "$HOLD" 30
-check_eq "threads: undo exits 0" 0 "$WAIT_RC"
+check_eq "threads: undo exits 0" 0 "$WAIT_RC" "${WAIT_CTX:-}"
 check_grep "threads: undone" '^undone$' "$INJ_OUT"
 report
 check_eq "threads: after the undo no call reaches it" "$(repeat 9 0)" "$REPORT"
@@ -163,7 +163,7 @@ for i in 1 2 3; do
 	check_eq "churn $i: redirected" "$FULL" "$REPORT"
 	kill -USR1 "$HOLD"
 	wait_exit "$HOLD" 30
-	check_eq "churn $i: undo exits 0" 0 "$WAIT_RC"
+	check_eq "churn $i: undo exits 0" 0 "$WAIT_RC" "${WAIT_CTX:-}"
 	report
 	check_eq "churn $i: undone" 0 "$REPORT"
 done
@@ -191,7 +191,7 @@ check_grep "read: the thread borrowed was in read()" ' syscall=0 ' "$INJ_OUT"
 echo go >&7
 wait_exit "$TARGET" 10
 exec 7>&-
-check_eq "read: exits 0" 0 "$WAIT_RC"
+check_eq "read: exits 0" 0 "$WAIT_RC" "${WAIT_CTX:-}"
 check_grep "read: read() returned the line" '^read 3 bytes$' "$TARGET_OUT"
 check_grep "read: redirected" "^report probes=$FULL " "$TARGET_OUT"
 
@@ -203,7 +203,7 @@ check_inject "sleep: injected"
 check_grep "sleep: the thread borrowed was in clock_nanosleep()" ' syscall=230 ' "$INJ_OUT"
 check_no_grep "sleep: still sleeping when the injection ended" '^slept$' "$TARGET_OUT"
 wait_exit "$TARGET" 10
-check_eq "sleep: exits 0 (neither EINTR nor short)" 0 "$WAIT_RC"
+check_eq "sleep: exits 0 (neither EINTR nor short)" 0 "$WAIT_RC" "${WAIT_CTX:-}"
 check_grep "sleep: slept" '^slept$' "$TARGET_OUT"
 check_grep "sleep: redirected" "^report probes=$FULL " "$TARGET_OUT"
 

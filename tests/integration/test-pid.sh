@@ -59,7 +59,7 @@ fi
 signal_leak "-p 1 6: after memleak" && pass "-p 1 6: the target still works after memleak detached"
 kill -TERM "$TARGET"
 wait_exit "$TARGET" 10
-check_eq "-p 1 6: the target exits 0 on SIGTERM" 0 "$WAIT_RC"
+check_eq "-p 1 6: the target exits 0 on SIGTERM" 0 "$WAIT_RC" "${WAIT_CTX:-}"
 
 # 2. memleak -p PID 1 (no COUNT): stops when the target exits, with a final
 # report
@@ -129,7 +129,7 @@ signal_leak "-p --inject: after memleak" &&
 	pass "-p --inject: the target still works after memleak undid the redirection"
 kill -TERM "$TARGET"
 wait_exit "$TARGET" 10
-check_eq "-p --inject: the target exits 0 on SIGTERM" 0 "$WAIT_RC"
+check_eq "-p --inject: the target exits 0 on SIGTERM" 0 "$WAIT_RC" "${WAIT_CTX:-}"
 
 ml inject-no-pid --inject -c true
 check_exit "--inject without -p: usage error" 2
