@@ -253,7 +253,7 @@ struct ml_unwind_bucket {
  * after that as its hash.
  */
 #define ML_PL_MAGIC		0x4c504c4dU	/* "MLPL" */
-#define ML_PL_VERSION		4
+#define ML_PL_VERSION		5
 #define ML_PL_EVENTS		256	/* events a batch holds */
 #define ML_PL_STACKS		16	/* new stacks a batch holds */
 #define ML_PL_FLUSH_SYM		"ml_preload_flush"
@@ -298,6 +298,12 @@ struct ml_pl_batch {
 	__u64 next;		/* another thread's batch (its address), 0: none */
 	__u32 tid;		/* the thread whose events these are */
 	__u32 pad;
+	/*
+	 * Every allocation that other threads have not handed over yet is
+	 * numbered after this: a free of this batch numbered at or before
+	 * it needs no tombstone (bpf/preload.bpf.c).
+	 */
+	__u64 horizon;
 };
 
 /* ml_pl_control.flags */

@@ -13,7 +13,10 @@
  * holds with a later number than an arriving event's is newer than it (the
  * address was freed and reused meanwhile); a free of an address the map
  * does not hold leaves a tombstone (freed), so that an older allocation
- * arriving after it is dropped instead of kept as a leak.
+ * arriving after it is dropped instead of kept as a leak.  Only where such
+ * an allocation can exist: the batch's horizon says that no other thread
+ * holds one older than the frees numbered up to it (a single-threaded
+ * program leaves no tombstones).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -49,11 +52,32 @@ struct {
 	__uint(max_entries, 1 << 16);
 } freed SEC(".maps");
 
+bool tombstones = false;	/* freed may hold some */
+
+/*
+ * A copy of the batch's events, per task: one bpf_probe_read_user() of
+ * the batch instead of one per event.  Per task, not per CPU: a uprobe
+ * program can be preempted, and another task's batch walked on its CPU.
+ */
+struct ml_pl_events {
+	struct ml_pl_event e[ML_PL_EVENTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ml_pl_events);
+} batch_events SEC(".maps");
+
 struct batch_ctx {
 	__u64 batch;		/* user address of struct ml_pl_batch */
 	__u64 events, stacks;	/* user addresses of the arrays */
 	__u64 first_ns;
+	__u64 horizon;
+	struct ml_pl_events *ev;	/* the batch's events, read at once */
 	__u32 nr_events, nr_stacks;
+	__u32 pid;
 };
 
 /* Store one new stack under its hash (unless some thread did already). */
@@ -103,7 +127,8 @@ static __always_inline __s32 stack_id_of(__u64 hash)
  */
 
 /* A free of @addr at @seq; @report: a -t event of its own. */
-static __always_inline void pl_free(__u32 func, __u64 addr, __u64 seq, bool report)
+static __always_inline void pl_free(struct batch_ctx *c, __u32 func, __u64 addr,
+				    __u64 seq, bool report)
 {
 	struct ml_alloc_info *cur = bpf_map_lookup_elem(&allocs, &addr);
 	__u64 *old;
@@ -111,11 +136,14 @@ static __always_inline void pl_free(__u32 func, __u64 addr, __u64 seq, bool repo
 	if (cur && cur->seq > seq)
 		return;		/* a later block at the same address */
 	if (cur)
-		track_free(func, addr, NULL, report);
+		track_free_held(func, addr, cur, NULL, report);
 	/*
 	 * Remember it: an allocation older than it may still be on its way
 	 * in another thread's batch (whether or not we held a block here).
 	 */
+	if (seq <= c->horizon)
+		return;
+	tombstones = true;
 	old = bpf_map_lookup_elem(&freed, &addr);
 	if (!old)
 		bpf_map_update_elem(&freed, &addr, &seq, BPF_ANY);
@@ -127,48 +155,69 @@ static __always_inline void pl_alloc(struct batch_ctx *c, struct ml_pl_event *e)
 {
 	struct ml_alloc_info info = {}, *cur;
 	__u64 addr = e->addr, *gone;
+	long err;
 
 	if (!size_wanted(e->size))
 		return;
-	cur = bpf_map_lookup_elem(&allocs, &addr);
-	if (cur && cur->seq > e->seq)
-		return;		/* freed and reused since: this one is gone */
-	gone = bpf_map_lookup_elem(&freed, &addr);
+	gone = tombstones ? bpf_map_lookup_elem(&freed, &addr) : NULL;
 	if (gone) {
 		if (*gone > e->seq)
 			return;	/* a later free of the address came first */
 		/* older than this block: the map entry will judge from now */
 		bpf_map_delete_elem(&freed, &addr);
 	}
-	/* An older block still held: its free is on its way, not missed. */
-	if (cur)
-		track_free(e->func, addr, NULL, false);
 	info.size = e->size;
 	info.stack_id = stack_id_of(e->stack);
 	info.seq = e->seq;
 	info.weight = e->weight;
 	info.timestamp_ns = c->first_ns;
-	track_alloc_store(e->func, addr, &info, e->old_addr, e->arg);
+	info.pid = c->pid;
+	/* A new address is the common case: one map operation. */
+	err = bpf_map_update_elem(&allocs, &addr, &info, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		cur = bpf_map_lookup_elem(&allocs, &addr);
+		if (cur && cur->seq > e->seq)
+			return;	/* freed and reused since: this one is gone */
+		/* An older block still held: its free is on its way, not missed. */
+		if (cur)
+			track_free_held(e->func, addr, cur, NULL, false);
+		err = bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY);
+	}
+	if (err) {
+		count(ML_CNT_ALLOCS_FULL);
+		return;
+	}
+	track_alloc_added(e->func, addr, &info, e->old_addr, e->arg);
 }
 
 static long event_cb(__u32 i, void *data)
 {
 	struct batch_ctx *c = data;
-	struct ml_pl_event e;
+	struct ml_pl_event *e, one;
+	__u64 k = i;
 
-	if (bpf_probe_read_user(&e, sizeof(e),
-				(void *)(c->events + (__u64)i * sizeof(e))))
+	barrier_var(k);		/* the register bounds-checked is the one used */
+	if (k >= ML_PL_EVENTS)
 		return 1;
-	switch (e.kind) {
+	if (c->ev) {
+		e = &c->ev->e[k];
+	} else {
+		/* no copy (no memory for it): one event at a time */
+		if (bpf_probe_read_user(&one, sizeof(one),
+					(void *)(c->events + (__u64)i * sizeof(one))))
+			return 1;
+		e = &one;
+	}
+	switch (e->kind) {
 	case ML_PL_ALLOC:
-		pl_alloc(c, &e);
+		pl_alloc(c, e);
 		break;
 	case ML_PL_FREE:
-		pl_free(e.func, e.addr, e.seq, true);
+		pl_free(c, e->func, e->addr, e->seq, true);
 		break;
 	case ML_PL_REALLOC:
-		pl_free(e.func, e.old_addr, e.free_seq, false);
-		pl_alloc(c, &e);
+		pl_free(c, e->func, e->old_addr, e->free_seq, false);
+		pl_alloc(c, e);
 		break;
 	}
 	return 0;
@@ -179,7 +228,7 @@ int BPF_KPROBE(preload_flush, struct ml_pl_batch *batch)
 {
 	struct ml_pl_batch b;
 	struct batch_ctx c = {};
-	__u32 zero = 0, *tid;
+	__u32 zero = 0, *tid, size;
 
 	if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
 		return 0;
@@ -190,12 +239,20 @@ int BPF_KPROBE(preload_flush, struct ml_pl_batch *batch)
 	c.events = c.batch + b.events_off;
 	c.stacks = c.batch + b.stacks_off;
 	c.first_ns = b.first_ns;
+	c.horizon = b.horizon;
 	c.nr_events = b.nr_events;
 	c.nr_stacks = b.nr_stacks;
 	if (c.nr_stacks > ML_PL_STACKS)
 		c.nr_stacks = ML_PL_STACKS;
 	if (c.nr_events > ML_PL_EVENTS)
 		c.nr_events = ML_PL_EVENTS;
+	c.pid = bpf_get_current_pid_tgid() >> 32;
+	c.ev = bpf_task_storage_get(&batch_events, bpf_get_current_task_btf(),
+				    NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	size = c.nr_events * sizeof(struct ml_pl_event);
+	if (c.ev && size <= sizeof(*c.ev) &&
+	    bpf_probe_read_user(c.ev, size, (void *)c.events))
+		return 0;	/* unreadable: dropped, as before an unreadable event */
 	tid = bpf_map_lookup_elem(&batch_tid, &zero);
 	if (tid)
 		*tid = b.tid;

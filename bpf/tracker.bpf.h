@@ -180,6 +180,15 @@ static __always_inline void track_restore(__u64 addr, struct ml_alloc_info *info
 		combined_add(info->stack_id, scaled_size(info), scaled_count(info));
 }
 
+/* A block stored in allocs: count it for its stack, report it (-t). */
+static __always_inline void track_alloc_added(__u32 func, __u64 addr,
+					      struct ml_alloc_info *info,
+					      __u64 old_addr, __u64 arg)
+{
+	combined_add(info->stack_id, scaled_size(info), scaled_count(info));
+	emit(ML_EV_ALLOC, func, addr, info->size, old_addr, arg, info->stack_id);
+}
+
 /*
  * Store a block at @addr whose stack is known (info->stack_id); the time
  * is stamped unless the source did (info->timestamp_ns), and the pid.
@@ -210,8 +219,7 @@ static __always_inline void track_alloc_store(__u32 func, __u64 addr,
 		count(ML_CNT_ALLOCS_FULL);
 		return;
 	}
-	combined_add(info->stack_id, scaled_size(info), scaled_count(info));
-	emit(ML_EV_ALLOC, func, addr, info->size, old_addr, arg, info->stack_id);
+	track_alloc_added(func, addr, info, old_addr, arg);
 }
 
 /*
@@ -240,19 +248,14 @@ static __always_inline void track_alloc(void *ctx, __u32 func, __u64 addr,
 	track_alloc_info(ctx, func, addr, &info, old_addr, arg);
 }
 
-/* Forget a block; copy what it was into @saved (may be NULL). */
-static __always_inline bool track_free(__u32 func, __u64 addr,
-				       struct ml_alloc_info *saved, bool report)
+/* Forget the block @info that allocs holds at @addr (see track_free()). */
+static __always_inline bool track_free_held(__u32 func, __u64 addr,
+					    struct ml_alloc_info *info,
+					    struct ml_alloc_info *saved,
+					    bool report)
 {
-	struct ml_alloc_info *info, tmp;
+	struct ml_alloc_info tmp = *info;
 
-	/* Nothing to report or subtract: the delete alone says if we held it. */
-	if (!saved && !keep_combined && !(report && trace_events))
-		return bpf_map_delete_elem(&allocs, &addr) == 0;
-	info = bpf_map_lookup_elem(&allocs, &addr);
-	if (!info)
-		return false;
-	tmp = *info;
 	if (bpf_map_delete_elem(&allocs, &addr))
 		return false;	/* another CPU freed it first */
 	combined_add(tmp.stack_id, -scaled_size(&tmp), -scaled_count(&tmp));
@@ -261,6 +264,21 @@ static __always_inline bool track_free(__u32 func, __u64 addr,
 	if (report)
 		emit(ML_EV_FREE, func, addr, tmp.size, 0, 0, tmp.stack_id);
 	return true;
+}
+
+/* Forget a block; copy what it was into @saved (may be NULL). */
+static __always_inline bool track_free(__u32 func, __u64 addr,
+				       struct ml_alloc_info *saved, bool report)
+{
+	struct ml_alloc_info *info;
+
+	/* Nothing to report or subtract: the delete alone says if we held it. */
+	if (!saved && !keep_combined && !(report && trace_events))
+		return bpf_map_delete_elem(&allocs, &addr) == 0;
+	info = bpf_map_lookup_elem(&allocs, &addr);
+	if (!info)
+		return false;
+	return track_free_held(func, addr, info, saved, report);
 }
 
 #endif /* MEMLEAK_TRACKER_BPF_H */

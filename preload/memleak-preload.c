@@ -126,6 +126,8 @@ struct ml_thread {
 	uintptr_t stack_lo, stack_hi;	/* bounds for the frame walk */
 	uint32_t gen;			/* batch generation (pend[] validity) */
 	uint32_t sent_gen;		/* ctl.generation sent[] is for */
+	uint64_t alloc_floor;		/* its allocations not handed over are
+					   numbered after it; NO_FLOOR: none */
 	struct {
 		uint64_t addr;
 		uint32_t gen, idx;
@@ -136,6 +138,8 @@ struct ml_thread {
 	struct ml_pl_event events[ML_PL_EVENTS];
 	struct ml_pl_stack stacks[ML_PL_STACKS];
 };
+
+#define NO_FLOOR	UINT64_MAX
 
 static TLS struct ml_thread *self;
 static TLS int guard;		/* inside the library: calls go straight through */
@@ -431,6 +435,7 @@ static struct ml_thread *thread_state(void)
 		if (!t)
 			return NULL;
 		t->live = true;
+		t->alloc_floor = NO_FLOOR;
 		t->batch.magic = ML_PL_MAGIC;
 		t->batch.version = ML_PL_VERSION;
 		t->batch.events_off = offsetof(struct ml_thread, events) -
@@ -467,16 +472,47 @@ static struct ml_thread *thread_state(void)
 
 /* ------------------------------------------------------------ batches */
 
+/*
+ * The batch's horizon: the lowest allocation floor of the other threads.
+ * A thread sets its floor (the counter's value, seq_cst) before it numbers
+ * its first allocation of a batch, and lifts it only once that batch is
+ * handed over.  So when a free numbered s was handed over before some
+ * other thread's allocation numbered a < s, that thread's floor was set
+ * before a was taken, a before s, s before this read: the read sees it.
+ * Past HORIZON_STATES thread states the walk would cost more than the
+ * tombstones it saves: 0, a tombstone for every free.
+ */
+#define HORIZON_STATES	64
+
+static uint64_t horizon(const struct ml_thread *t)
+{
+	uint64_t h = NO_FLOOR, f;
+	int n = 0;
+
+	for (struct ml_thread *u = __atomic_load_n(&threads, __ATOMIC_ACQUIRE);
+	     u; u = u->next) {
+		if (++n > HORIZON_STATES)
+			return 0;
+		f = __atomic_load_n(&u->alloc_floor, __ATOMIC_SEQ_CST);
+		if (u != t && f < h)
+			h = f;
+	}
+	return h;
+}
+
 /* Hand the batch over (t locked) and start a new one. */
 static void flush_locked(struct ml_thread *t)
 {
-	if (!t->batch.nr_events && !t->batch.nr_stacks)
-		return;
-	flush_site(&t->batch);
-	__atomic_add_fetch(&ctl.flushes, 1, __ATOMIC_RELAXED);
-	t->batch.nr_events = 0;
-	t->batch.nr_stacks = 0;
-	t->gen++;
+	if (t->batch.nr_events || t->batch.nr_stacks) {
+		t->batch.horizon = horizon(t);
+		flush_site(&t->batch);
+		__atomic_add_fetch(&ctl.flushes, 1, __ATOMIC_RELAXED);
+		t->batch.nr_events = 0;
+		t->batch.nr_stacks = 0;
+		t->gen++;
+	}
+	/* its allocations are in BPF's maps now (or were cancelled) */
+	__atomic_store_n(&t->alloc_floor, NO_FLOOR, __ATOMIC_RELEASE);
 }
 
 static void flush_all(void)
@@ -588,6 +624,7 @@ static void atfork_child(void)
 	for (t = threads; t; t = t->next) {
 		t->lock = 0;
 		t->batch.nr_events = t->batch.nr_stacks = 0;
+		t->alloc_floor = NO_FLOOR;
 		t->gen++;
 		if (t != self)
 			t->live = false;
@@ -1042,6 +1079,10 @@ static NOINLINE void record_alloc(enum ml_func func, void *p, uint64_t size,
 		sampled_add((uintptr_t)p);
 	stack = take_stack(t, fp, ra0);
 	e = new_event(t);
+	if (t->alloc_floor == NO_FLOOR)
+		__atomic_store_n(&t->alloc_floor,
+				 __atomic_load_n(&seq_counter, __ATOMIC_RELAXED),
+				 __ATOMIC_SEQ_CST);
 	*e = (struct ml_pl_event){
 		.seq = next_seq(), .free_seq = free_seq, .addr = (uintptr_t)p,
 		.size = size, .old_addr = send_old ? (uintptr_t)old : 0,
