@@ -55,27 +55,35 @@ struct {
 bool tombstones = false;	/* freed may hold some */
 
 /*
- * A copy of the batch's events, per task: one bpf_probe_read_user() of
- * the batch instead of one per event.  Per task, not per CPU: a uprobe
- * program can be preempted, and another task's batch walked on its CPU.
+ * Per task, what walking a batch needs: a copy of its events (one
+ * bpf_probe_read_user() of the batch instead of one per event), and its
+ * per-stack totals until they go to combined.  Per task, not per CPU: a
+ * uprobe program can be preempted, and another task's batch walked on
+ * its CPU.
  */
-struct ml_pl_events {
+#define PL_ID_CACHE	8	/* stack hash -> id, per batch, direct-mapped */
+
+struct ml_pl_scratch {
 	struct ml_pl_event e[ML_PL_EVENTS];
+	struct ml_combined_batch totals;
+	__u64 id_hash[PL_ID_CACHE];
+	__s32 id[PL_ID_CACHE];
+	__u32 id_valid;			/* a bit per entry */
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct ml_pl_events);
-} batch_events SEC(".maps");
+	__type(value, struct ml_pl_scratch);
+} batch_scratch SEC(".maps");
 
 struct batch_ctx {
 	__u64 batch;		/* user address of struct ml_pl_batch */
 	__u64 events, stacks;	/* user addresses of the arrays */
 	__u64 first_ns;
 	__u64 horizon;
-	struct ml_pl_events *ev;	/* the batch's events, read at once */
+	struct ml_pl_scratch *sc;	/* NULL: events read one at a time */
 	__u32 nr_events, nr_stacks;
 	__u32 pid;
 };
@@ -120,6 +128,26 @@ static __always_inline __s32 stack_id_of(__u64 hash)
 	return *id;
 }
 
+/* stack_id_of(), remembered for the rest of the batch */
+static __always_inline __s32 stack_id_cached(struct batch_ctx *c, __u64 hash)
+{
+	struct ml_pl_scratch *sc = c->sc;
+	__u32 k = hash & (PL_ID_CACHE - 1);
+	__s32 id;
+
+	if (!sc)
+		return stack_id_of(hash);
+	if ((sc->id_valid & (1U << k)) && sc->id_hash[k] == hash)
+		return sc->id[k];
+	id = stack_id_of(hash);
+	if (id >= 0) {
+		sc->id_hash[k] = hash;
+		sc->id[k] = id;
+		sc->id_valid |= 1U << k;
+	}
+	return id;
+}
+
 /*
  * Allocations and frees of one address alternate.  So an allocation older
  * than a free of its address seen already was freed (by that free or one
@@ -136,7 +164,8 @@ static __always_inline void pl_free(struct batch_ctx *c, __u32 func, __u64 addr,
 	if (cur && cur->seq > seq)
 		return;		/* a later block at the same address */
 	if (cur)
-		track_free_held(func, addr, cur, NULL, report);
+		track_free_held(c->sc ? &c->sc->totals : NULL, func, addr, cur,
+				NULL, report);
 	/*
 	 * Remember it: an allocation older than it may still be on its way
 	 * in another thread's batch (whether or not we held a block here).
@@ -167,7 +196,7 @@ static __always_inline void pl_alloc(struct batch_ctx *c, struct ml_pl_event *e)
 		bpf_map_delete_elem(&freed, &addr);
 	}
 	info.size = e->size;
-	info.stack_id = stack_id_of(e->stack);
+	info.stack_id = stack_id_cached(c, e->stack);
 	info.seq = e->seq;
 	info.weight = e->weight;
 	info.timestamp_ns = c->first_ns;
@@ -180,14 +209,16 @@ static __always_inline void pl_alloc(struct batch_ctx *c, struct ml_pl_event *e)
 			return;	/* freed and reused since: this one is gone */
 		/* An older block still held: its free is on its way, not missed. */
 		if (cur)
-			track_free_held(e->func, addr, cur, NULL, false);
+			track_free_held(c->sc ? &c->sc->totals : NULL, e->func,
+					addr, cur, NULL, false);
 		err = bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY);
 	}
 	if (err) {
 		count(ML_CNT_ALLOCS_FULL);
 		return;
 	}
-	track_alloc_added(e->func, addr, &info, e->old_addr, e->arg);
+	track_alloc_added(c->sc ? &c->sc->totals : NULL, e->func, addr, &info,
+			  e->old_addr, e->arg);
 }
 
 static long event_cb(__u32 i, void *data)
@@ -199,8 +230,8 @@ static long event_cb(__u32 i, void *data)
 	barrier_var(k);		/* the register bounds-checked is the one used */
 	if (k >= ML_PL_EVENTS)
 		return 1;
-	if (c->ev) {
-		e = &c->ev->e[k];
+	if (c->sc) {
+		e = &c->sc->e[k];
 	} else {
 		/* no copy (no memory for it): one event at a time */
 		if (bpf_probe_read_user(&one, sizeof(one),
@@ -247,17 +278,23 @@ int BPF_KPROBE(preload_flush, struct ml_pl_batch *batch)
 	if (c.nr_events > ML_PL_EVENTS)
 		c.nr_events = ML_PL_EVENTS;
 	c.pid = bpf_get_current_pid_tgid() >> 32;
-	c.ev = bpf_task_storage_get(&batch_events, bpf_get_current_task_btf(),
+	c.sc = bpf_task_storage_get(&batch_scratch, bpf_get_current_task_btf(),
 				    NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	size = c.nr_events * sizeof(struct ml_pl_event);
-	if (c.ev && size <= sizeof(*c.ev) &&
-	    bpf_probe_read_user(c.ev, size, (void *)c.events))
+	if (c.sc && size <= sizeof(c.sc->e) &&
+	    bpf_probe_read_user(c.sc->e, size, (void *)c.events))
 		return 0;	/* unreadable: dropped, as before an unreadable event */
+	if (c.sc) {
+		c.sc->totals.used = 0;
+		c.sc->id_valid = 0;
+	}
 	tid = bpf_map_lookup_elem(&batch_tid, &zero);
 	if (tid)
 		*tid = b.tid;
 	bpf_loop(c.nr_stacks, stack_cb, &c, 0);
 	bpf_loop(c.nr_events, event_cb, &c, 0);
+	if (c.sc)
+		combined_flush(&c.sc->totals);
 	if (tid)
 		*tid = 0;
 	return 0;

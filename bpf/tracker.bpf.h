@@ -118,6 +118,59 @@ static __always_inline void combined_add(__s32 stack_id, __s64 size, __s64 n)
 	__sync_fetch_and_add(&c->nr_allocs, n);
 }
 
+/*
+ * Per-stack totals of a batch of events (the preload source), added to
+ * combined once per stack when the batch is done instead of once per
+ * event: an allocation and a free of one stack in the same batch cost
+ * nothing there.  A stack that finds no slot is added at once.
+ */
+#define ML_COMBINED_BATCH	16	/* slots, a power of 2 */
+#define ML_COMBINED_PROBES	4
+
+struct ml_combined_batch {
+	__s64 stack_id[ML_COMBINED_BATCH];
+	__s64 size[ML_COMBINED_BATCH];
+	__s64 n[ML_COMBINED_BATCH];
+	__u32 used;			/* a bit per slot */
+};
+
+/* combined_add(), or gathered in @cb (if not NULL) for combined_flush(). */
+static __always_inline void combined_add_to(struct ml_combined_batch *cb,
+					    __s32 stack_id, __s64 size, __s64 n)
+{
+	__u32 k = (__u32)stack_id;
+
+	if (!cb || !keep_combined) {
+		combined_add(stack_id, size, n);
+		return;
+	}
+	for (int i = 0; i < ML_COMBINED_PROBES; i++, k++) {
+		k &= ML_COMBINED_BATCH - 1;
+		if (!(cb->used & (1U << k))) {
+			cb->used |= 1U << k;
+			cb->stack_id[k] = stack_id;
+			cb->size[k] = size;
+			cb->n[k] = n;
+			return;
+		}
+		if (cb->stack_id[k] == stack_id) {
+			cb->size[k] += size;
+			cb->n[k] += n;
+			return;
+		}
+	}
+	combined_add(stack_id, size, n);
+}
+
+/* Add what @cb gathered to combined, and empty it. */
+static __always_inline void combined_flush(struct ml_combined_batch *cb)
+{
+	for (__u32 k = 0; k < ML_COMBINED_BATCH; k++)
+		if ((cb->used & (1U << k)) && (cb->size[k] || cb->n[k]))
+			combined_add(cb->stack_id[k], cb->size[k], cb->n[k]);
+	cb->used = 0;
+}
+
 static __always_inline bool size_wanted(__u64 size)
 {
 	if (size < min_size || size > max_size)
@@ -180,12 +233,16 @@ static __always_inline void track_restore(__u64 addr, struct ml_alloc_info *info
 		combined_add(info->stack_id, scaled_size(info), scaled_count(info));
 }
 
-/* A block stored in allocs: count it for its stack, report it (-t). */
-static __always_inline void track_alloc_added(__u32 func, __u64 addr,
+/*
+ * A block stored in allocs: count it for its stack (in @cb, if not NULL),
+ * report it (-t).
+ */
+static __always_inline void track_alloc_added(struct ml_combined_batch *cb,
+					      __u32 func, __u64 addr,
 					      struct ml_alloc_info *info,
 					      __u64 old_addr, __u64 arg)
 {
-	combined_add(info->stack_id, scaled_size(info), scaled_count(info));
+	combined_add_to(cb, info->stack_id, scaled_size(info), scaled_count(info));
 	emit(ML_EV_ALLOC, func, addr, info->size, old_addr, arg, info->stack_id);
 }
 
@@ -219,7 +276,7 @@ static __always_inline void track_alloc_store(__u32 func, __u64 addr,
 		count(ML_CNT_ALLOCS_FULL);
 		return;
 	}
-	track_alloc_added(func, addr, info, old_addr, arg);
+	track_alloc_added(NULL, func, addr, info, old_addr, arg);
 }
 
 /*
@@ -248,8 +305,12 @@ static __always_inline void track_alloc(void *ctx, __u32 func, __u64 addr,
 	track_alloc_info(ctx, func, addr, &info, old_addr, arg);
 }
 
-/* Forget the block @info that allocs holds at @addr (see track_free()). */
-static __always_inline bool track_free_held(__u32 func, __u64 addr,
+/*
+ * Forget the block @info that allocs holds at @addr (see track_free());
+ * uncounted in @cb, if not NULL.
+ */
+static __always_inline bool track_free_held(struct ml_combined_batch *cb,
+					    __u32 func, __u64 addr,
 					    struct ml_alloc_info *info,
 					    struct ml_alloc_info *saved,
 					    bool report)
@@ -258,7 +319,7 @@ static __always_inline bool track_free_held(__u32 func, __u64 addr,
 
 	if (bpf_map_delete_elem(&allocs, &addr))
 		return false;	/* another CPU freed it first */
-	combined_add(tmp.stack_id, -scaled_size(&tmp), -scaled_count(&tmp));
+	combined_add_to(cb, tmp.stack_id, -scaled_size(&tmp), -scaled_count(&tmp));
 	if (saved)
 		*saved = tmp;
 	if (report)
@@ -278,7 +339,7 @@ static __always_inline bool track_free(__u32 func, __u64 addr,
 	info = bpf_map_lookup_elem(&allocs, &addr);
 	if (!info)
 		return false;
-	return track_free_held(func, addr, info, saved, report);
+	return track_free_held(NULL, func, addr, info, saved, report);
 }
 
 #endif /* MEMLEAK_TRACKER_BPF_H */
