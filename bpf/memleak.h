@@ -103,8 +103,14 @@ struct ml_alloc_info {
 	/* the preload source (bpf/preload.bpf.c) */
 	__u64 seq;		/* the library's order of the allocation, 0: none */
 	__u32 weight;		/* sampled: allocations it stands for, in ML_WEIGHT_ONE */
-	__u32 pad;
+	__u32 flags;		/* ML_AI_* */
 };
+
+/*
+ * ml_alloc_info.flags: a freed block the preload source keeps until its
+ * address comes back (seq: the free's); not outstanding.
+ */
+#define ML_AI_FREED		1
 
 /*
  * The kernel sources' table of outstanding blocks (bpf/ktable.bpf.h): open
@@ -256,6 +262,7 @@ struct ml_unwind_bucket {
 #define ML_PL_VERSION		5
 #define ML_PL_EVENTS		256	/* events a batch holds */
 #define ML_PL_STACKS		16	/* new stacks a batch holds */
+#define ML_PL_DEAD_MAX		262144	/* freed blocks kept (bpf/preload.bpf.c) */
 #define ML_PL_FLUSH_SYM		"ml_preload_flush"
 #define ML_PL_CONTROL_SYM	"ml_preload_control"
 #define ML_PL_LIB		"libmemleak-preload.so"

@@ -11,12 +11,12 @@
  * (an allocation's taken after the allocator returned, a free's before the
  * block went back), and an address's latest state wins: a block the map
  * holds with a later number than an arriving event's is newer than it (the
- * address was freed and reused meanwhile); a free of an address the map
- * does not hold leaves a tombstone (freed), so that an older allocation
- * arriving after it is dropped instead of kept as a leak.  Only where such
- * an allocation can exist: the batch's horizon says that no other thread
- * holds one older than the frees numbered up to it (a single-threaded
- * program leaves no tombstones).
+ * address was freed and reused meanwhile); a free leaves its number behind,
+ * in the block's entry kept dead (below) or else as a tombstone (freed), so
+ * that an older allocation arriving after it is dropped instead of kept as
+ * a leak.  A tombstone only where such an allocation can exist: the batch's
+ * horizon says that no other thread holds one older than the frees
+ * numbered up to it (a single-threaded program leaves none).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -154,18 +154,49 @@ static __always_inline __s32 stack_id_cached(struct batch_ctx *c, __u64 hash)
  * before it), and a free older than the block held is of an older block.
  */
 
+/*
+ * A freed block stays in allocs as a dead entry (ML_AI_FREED, numbered by
+ * its free), up to dead_max of them: the allocator hands the address out
+ * again soon, and the allocation then rewrites the entry in place, one
+ * lookup instead of a delete and an insert (each a bucket lock and an
+ * element freed or allocated).  A dead entry is its address's tombstone
+ * too.  User space skips them.  nr_dead is approximate (plain adds from
+ * every CPU): it only bounds the memory they hold.  A snapshot that reads
+ * an entry while it is rewritten can see it half old, half new.
+ */
+const volatile __u64 dead_max = 0;
+__u64 nr_dead = 0;
+
+static __always_inline struct ml_combined_batch *batch_totals(struct batch_ctx *c)
+{
+	return c->sc ? &c->sc->totals : NULL;
+}
+
 /* A free of @addr at @seq; @report: a -t event of its own. */
 static __always_inline void pl_free(struct batch_ctx *c, __u32 func, __u64 addr,
 				    __u64 seq, bool report)
 {
 	struct ml_alloc_info *cur = bpf_map_lookup_elem(&allocs, &addr);
+	struct ml_alloc_info tmp;
 	__u64 *old;
 
-	if (cur && cur->seq > seq)
-		return;		/* a later block at the same address */
-	if (cur)
-		track_free_held(c->sc ? &c->sc->totals : NULL, func, addr, cur,
-				NULL, report);
+	if (cur) {
+		if (cur->seq > seq)
+			return;	/* a later block (or free) at the same address */
+		if (cur->flags & ML_AI_FREED) {
+			cur->seq = seq;	/* of a block not tracked: the later free */
+			return;
+		}
+		if (nr_dead < dead_max) {
+			tmp = *cur;
+			cur->flags = ML_AI_FREED;
+			cur->seq = seq;
+			nr_dead++;
+			track_freed(batch_totals(c), func, addr, &tmp, report);
+			return;
+		}
+		track_free_held(batch_totals(c), func, addr, cur, NULL, report);
+	}
 	/*
 	 * Remember it: an allocation older than it may still be on its way
 	 * in another thread's batch (whether or not we held a block here).
@@ -180,45 +211,72 @@ static __always_inline void pl_free(struct batch_ctx *c, __u32 func, __u64 addr,
 		*old = seq;
 }
 
-static __always_inline void pl_alloc(struct batch_ctx *c, struct ml_pl_event *e)
+/*
+ * Allocation @info over the entry @cur holds for its address: false if
+ * that entry is later (the address was freed, or freed and reused, since).
+ */
+static __always_inline bool pl_rewrite(struct batch_ctx *c,
+				       struct ml_alloc_info *cur,
+				       struct ml_alloc_info *info)
 {
-	struct ml_alloc_info info = {}, *cur;
-	__u64 addr = e->addr, *gone;
+	if (cur->seq > info->seq)
+		return false;
+	if (cur->flags & ML_AI_FREED)
+		nr_dead--;
+	else	/* an older block still held: its free is on its way, not missed */
+		combined_add_to(batch_totals(c), cur->stack_id, -scaled_size(cur),
+				-scaled_count(cur));
+	*cur = *info;
+	return true;
+}
+
+/* Allocation @info at an address allocs holds nothing for: false if dropped. */
+static __always_inline bool pl_insert(struct batch_ctx *c, __u64 addr,
+				      struct ml_alloc_info *info)
+{
+	struct ml_alloc_info *cur;
+	__u64 *gone;
 	long err;
 
-	if (!size_wanted(e->size))
-		return;
 	gone = tombstones ? bpf_map_lookup_elem(&freed, &addr) : NULL;
 	if (gone) {
-		if (*gone > e->seq)
-			return;	/* a later free of the address came first */
+		if (*gone > info->seq)
+			return false;	/* a later free of the address came first */
 		/* older than this block: the map entry will judge from now */
 		bpf_map_delete_elem(&freed, &addr);
 	}
+	err = bpf_map_update_elem(&allocs, &addr, info, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		/* another CPU's batch stored this address meanwhile */
+		cur = bpf_map_lookup_elem(&allocs, &addr);
+		if (cur)
+			return pl_rewrite(c, cur, info);
+		err = bpf_map_update_elem(&allocs, &addr, info, BPF_ANY);
+	}
+	if (err) {
+		count(ML_CNT_ALLOCS_FULL);
+		return false;
+	}
+	return true;
+}
+
+static __always_inline void pl_alloc(struct batch_ctx *c, struct ml_pl_event *e)
+{
+	struct ml_alloc_info info = {}, *cur;
+	__u64 addr = e->addr;
+
+	if (!size_wanted(e->size))
+		return;
 	info.size = e->size;
 	info.stack_id = stack_id_cached(c, e->stack);
 	info.seq = e->seq;
 	info.weight = e->weight;
 	info.timestamp_ns = c->first_ns;
 	info.pid = c->pid;
-	/* A new address is the common case: one map operation. */
-	err = bpf_map_update_elem(&allocs, &addr, &info, BPF_NOEXIST);
-	if (err == -EEXIST) {
-		cur = bpf_map_lookup_elem(&allocs, &addr);
-		if (cur && cur->seq > e->seq)
-			return;	/* freed and reused since: this one is gone */
-		/* An older block still held: its free is on its way, not missed. */
-		if (cur)
-			track_free_held(c->sc ? &c->sc->totals : NULL, e->func,
-					addr, cur, NULL, false);
-		err = bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY);
-	}
-	if (err) {
-		count(ML_CNT_ALLOCS_FULL);
+	cur = bpf_map_lookup_elem(&allocs, &addr);
+	if (cur ? !pl_rewrite(c, cur, &info) : !pl_insert(c, addr, &info))
 		return;
-	}
-	track_alloc_added(c->sc ? &c->sc->totals : NULL, e->func, addr, &info,
-			  e->old_addr, e->arg);
+	track_alloc_added(batch_totals(c), e->func, addr, &info, e->old_addr, e->arg);
 }
 
 static long event_cb(__u32 i, void *data)

@@ -305,6 +305,16 @@ static __always_inline void track_alloc(void *ctx, __u32 func, __u64 addr,
 	track_alloc_info(ctx, func, addr, &info, old_addr, arg);
 }
 
+/* Block @info at @addr is gone: uncount it (in @cb, if not NULL), report it. */
+static __always_inline void track_freed(struct ml_combined_batch *cb, __u32 func,
+					__u64 addr, const struct ml_alloc_info *info,
+					bool report)
+{
+	combined_add_to(cb, info->stack_id, -scaled_size(info), -scaled_count(info));
+	if (report)
+		emit(ML_EV_FREE, func, addr, info->size, 0, 0, info->stack_id);
+}
+
 /*
  * Forget the block @info that allocs holds at @addr (see track_free());
  * uncounted in @cb, if not NULL.
@@ -319,11 +329,9 @@ static __always_inline bool track_free_held(struct ml_combined_batch *cb,
 
 	if (bpf_map_delete_elem(&allocs, &addr))
 		return false;	/* another CPU freed it first */
-	combined_add_to(cb, tmp.stack_id, -scaled_size(&tmp), -scaled_count(&tmp));
+	track_freed(cb, func, addr, &tmp, report);
 	if (saved)
 		*saved = tmp;
-	if (report)
-		emit(ML_EV_FREE, func, addr, tmp.size, 0, 0, tmp.stack_id);
 	return true;
 }
 

@@ -167,7 +167,7 @@ static int preload_open(struct ml_source *src, const struct ml_source_config *cf
 	struct ml_elf_func sym[2] = { { .name = ML_PL_FLUSH_SYM },
 				      { .name = ML_PL_CONTROL_SYM } };
 	const char *why;
-	uint32_t stacks;
+	uint32_t stacks, max;
 	int err;
 
 	src->priv = p;
@@ -193,8 +193,10 @@ static int preload_open(struct ml_source *src, const struct ml_source_config *cf
 	skel->rodata->trace_events = cfg->trace;
 	skel->rodata->collect_stacks = cfg->call_graph != ML_CG_NONE;
 	skel->rodata->keep_combined = cfg->combined;
-	bpf_map__set_max_entries(skel->maps.allocs, cfg->max_allocs ?
-				 cfg->max_allocs : ML_ALLOCS_DEFAULT);
+	max = cfg->max_allocs ? cfg->max_allocs : ML_ALLOCS_DEFAULT;
+	bpf_map__set_max_entries(skel->maps.allocs, max);
+	/* freed blocks kept for their address's next allocation: 1/16 of them */
+	skel->rodata->dead_max = max / 16 < ML_PL_DEAD_MAX ? max / 16 : ML_PL_DEAD_MAX;
 	/* Stacks arrive as frames: the unwinder's store, not its tables. */
 	stacks = cfg->stack_map_size ? cfg->stack_map_size : ML_STACK_MAP_DEFAULT;
 	skel->rodata->unwind_max_stacks = stacks;

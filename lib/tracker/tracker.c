@@ -109,8 +109,9 @@ long ml_tracker_blocks(const struct ml_tracker *t, struct ml_block **out)
 				cap *= 2;
 			blocks = xrealloc(blocks, cap * sizeof(*blocks));
 		}
-		for (__u32 i = 0; i < count; i++, n++)
-			to_block(&blocks[n], keys[i], &vals[i]);
+		for (__u32 i = 0; i < count; i++)
+			if (!(vals[i].flags & ML_AI_FREED))
+				to_block(&blocks[n++], keys[i], &vals[i]);
 		if (err)	/* ENOENT: that was the last batch */
 			break;
 	}
@@ -125,7 +126,8 @@ slow:
 		while (bpf_map_get_next_key(t->allocs_fd, prev, &next) == 0) {
 			key = next;
 			prev = &key;
-			if (bpf_map_lookup_elem(t->allocs_fd, &key, &v))
+			if (bpf_map_lookup_elem(t->allocs_fd, &key, &v) ||
+			    (v.flags & ML_AI_FREED))
 				continue;
 			if (n == cap)
 				blocks = xrealloc(blocks, (cap *= 2) * sizeof(*blocks));
