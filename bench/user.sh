@@ -8,12 +8,15 @@
 # 1 of every cell, then run 2...), and a cell is the median of RUNS runs.
 # The workload times itself from inside (bench/benchtime.c), so a tool's
 # start-up and shutdown are not counted; memleak's own CPU and memory are a
-# second table.  Writes the top part of Documentation/performance.md.
+# second table.  Sampling's cost, a few percent, gets a closer look: a
+# pass of SAMPLE_RUNS more runs alone and sampled, alternately.  Writes the
+# top part of Documentation/performance.md.
 #
 #	bash bench/user.sh
 #
 # Environment: BENCH_QUICK=1 (small workloads, one run: a smoke test of a few
-# minutes), BENCH_RUNS, BENCH_TIMEOUT (seconds per run of a cell),
+# minutes), BENCH_RUNS, BENCH_SAMPLE_RUNS (15; quick: 3), BENCH_TIMEOUT
+# (seconds per run of a cell),
 # BENCH_TOOLS (the rows to run, default all), BENCH_WORKLOADS.  Needs root.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,12 +32,14 @@ DOC=Documentation/performance.md
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" == 1 ]; then
 	RUNS=${BENCH_RUNS:-1}
+	SAMPLE_RUNS=${BENCH_SAMPLE_RUNS:-3}
 	TIMEOUT=${BENCH_TIMEOUT:-120}
 	N=50000		# mallocbench pairs
 	REQ=20000	# serverloop requests
 	CC_LINES=600	# source lines in the compiler's translation unit
 else
 	RUNS=${BENCH_RUNS:-3}
+	SAMPLE_RUNS=${BENCH_SAMPLE_RUNS:-15}
 	TIMEOUT=${BENCH_TIMEOUT:-600}
 	N=3000000
 	REQ=100000
@@ -401,6 +406,54 @@ for r in $(seq "$RUNS"); do
 	done
 done
 
+# Sampling's cost is a few percent, under the noise of three runs: each
+# workload again SAMPLE_RUNS times alone and under sampling, alternately
+# (files in $U/sampling, apart from the table's).
+SAMPLING=0
+case " $TOOLS " in *" ml-sample "*)
+	case " $TOOLS " in *" plain "*)
+		[ -z "$(unavailable ml-sample)" ] && SAMPLING=1 ;;
+	esac ;;
+esac
+if [ "$SAMPLING" == 1 ]; then
+	U_MAIN=$U
+	U=$U/sampling
+	mkdir -p "$U"
+	for r in $(seq "$SAMPLE_RUNS"); do
+		for wl in $WORKLOADS; do
+			for tool in plain ml-sample; do
+				res=$(run_once "$tool" "$wl" "$r")
+				[ -n "$res" ] && log "sampling pass: $tool $wl run $r: $res"
+			done
+		done
+	done
+	U=$U_MAIN
+fi
+
+# sampling_row WL: its line of the sampling table
+sampling_row()
+{
+	local wl=$1 d=$U/sampling p s
+
+	p=$(cat "$d/plain.$wl".*.time 2>/dev/null | cut -d' ' -f1 | median)
+	s=$(cat "$d/ml-sample.$wl".*.time 2>/dev/null | cut -d' ' -f1 | median)
+	if [ -z "$p" ] || [ -z "$s" ]; then
+		echo "| ${WLNAME[$wl]} | ? | ? | ? | ? |"
+		return
+	fi
+	# each run under sampling over the run alone just before it
+	for r in $(seq "$SAMPLE_RUNS"); do
+		[ -s "$d/plain.$wl.$r.time" ] && [ -s "$d/ml-sample.$wl.$r.time" ] &&
+			echo "$(cut -d' ' -f1 "$d/ml-sample.$wl.$r.time") $(cut -d' ' -f1 "$d/plain.$wl.$r.time")"
+	done | awk '{ print $1 / $2 }' | sort -g | awk -v p="$p" -v s="$s" -v name="${WLNAME[$wl]}" '
+		{ v[NR] = $1 }
+		END {
+			q1 = v[int((NR + 3) / 4)]; q3 = v[int((3 * NR + 3) / 4)]
+			printf "| %s | %.3f s | %.3f s | %+.1f%% | %+.1f%% to %+.1f%% (%d pairs) |\n",
+				name, p, s, (s / p - 1) * 100, (q1 - 1) * 100, (q3 - 1) * 100, NR
+		}'
+}
+
 # cell_time TOOL WL: the median of the runs' times
 cell_time()
 {
@@ -566,6 +619,19 @@ found_list()
 	echo "(bcc prints every 5 s and not at exit, heaptrack writes a file to"
 	echo "analyse later: their output has no leak to find on short runs.)"
 	echo
+	if [ "$SAMPLING" == 1 ]; then
+		echo "### Sampling's cost, closer"
+		echo
+		echo "After the table, each workload runs $SAMPLE_RUNS more times alone and"
+		echo "$SAMPLE_RUNS times under \`memleak -c ${ML_SAMPLE[*]}\`, alternately.  The"
+		echo "medians, the slowdown they give, and the middle half (quartiles) of"
+		echo "the ratios of each sampled run to the run alone just before it:"
+		echo
+		echo "| workload | alone | sampled | slowdown | middle half of the paired ratios |"
+		echo "|---|---|---|---|---|"
+		for wl in $WORKLOADS; do sampling_row "$wl"; done
+		echo
+	fi
 	echo "### memleak's own cost"
 	echo
 	echo "CPU seconds (user + system) of the memleak process, from start-up to"
