@@ -24,19 +24,21 @@
 #include <bpf/bpf_core_read.h>
 
 /*
- * The thread whose batch this CPU is walking: -t events are that thread's,
+ * The thread whose batch this task is walking: -t events are that thread's,
  * not the thread's that flushed it (the library's flusher, at a report).
+ * Per task, as batch_scratch below.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, __u32);
-	__uint(max_entries, 1);
 } batch_tid SEC(".maps");
 
 static __always_inline __u32 event_tid(__u64 pid_tgid)
 {
-	__u32 zero = 0, *tid = bpf_map_lookup_elem(&batch_tid, &zero);
+	__u32 *tid = bpf_task_storage_get(&batch_tid, bpf_get_current_task_btf(),
+					  NULL, 0);
 
 	return tid && *tid ? *tid : (__u32)pid_tgid;
 }
@@ -317,7 +319,7 @@ int BPF_KPROBE(preload_flush, struct ml_pl_batch *batch)
 {
 	struct ml_pl_batch b;
 	struct batch_ctx c = {};
-	__u32 zero = 0, *tid, size;
+	__u32 *tid, size;
 
 	if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
 		return 0;
@@ -346,7 +348,8 @@ int BPF_KPROBE(preload_flush, struct ml_pl_batch *batch)
 		c.sc->totals.used = 0;
 		c.sc->id_valid = 0;
 	}
-	tid = bpf_map_lookup_elem(&batch_tid, &zero);
+	tid = bpf_task_storage_get(&batch_tid, bpf_get_current_task_btf(), NULL,
+				   BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (tid)
 		*tid = b.tid;
 	bpf_loop(c.nr_stacks, stack_cb, &c, 0);
