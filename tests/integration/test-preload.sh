@@ -94,7 +94,6 @@ check_exit "term: exits 143 (SIGTERM)" 143
 check_grep "term: says that 10 events were lost with the batch" \
 	"lost: 10 allocator events of process [0-9]+, killed by signal 15" "$ML_ERR"
 
-# Sampling: 40 MB kept in 21000 blocks, estimated within 10 %
 # Every block: the freed half was freed batches after its allocation (BPF
 # keeps such blocks, dead, until their address comes back): not reported
 ml bulk-all -c "./build/targets/preloadt bulk"
@@ -105,9 +104,16 @@ check_stack "bulk, every block: the 1000 big ones kept" "$ML_OUT" 20000000 1000 
 	"$(frame bulk preloadt preloadt.c "$(line_of preloadt.c bulk-big)")"
 check_nstacks "bulk, every block: two stacks" "$ML_OUT" 2
 
+# Sampling: 40 MB kept in 21000 blocks, estimated within 10 %
 MEMLEAK_PRELOAD_SEED=42 ml bulk --sample-bytes 16k -c "./build/targets/preloadt bulk"
 check_exit "bulk: exits 0" 0
 check_estimate "bulk: sampled estimate" 40000000
+
+# At the default rate, a sample per 512 KiB: 1 GiB kept in 16384 blocks
+# of 64 KiB (some 2000 samples), estimated within 10 %
+MEMLEAK_PRELOAD_SEED=42 ml big --sample-bytes -c "./build/targets/preloadt big"
+check_exit "big, default rate: exits 0" 0
+check_estimate "big, default rate: sampled estimate" 1073741824
 
 # Sampling while thread B frees what A allocated and A gets the address
 # back: a sampled block leaves the sampled set before libc has it back, so

@@ -11,6 +11,8 @@
  *                      taken meanwhile must show 1000 bytes in 10 blocks
  *   preloadt bulk      20000 x 1000 and 1000 x 20000 bytes kept (40 MB),
  *                      as many freed: for --sample-bytes estimates
+ *   preloadt big       16384 x 64 KiB kept (1 GiB, few pages touched), as
+ *                      many freed: the default rate's estimate
  *   preloadt exit|Exit 10 x malloc(100) kept, 10 freed, then _exit(0) or
  *                      _Exit(0): no destructor hands the batch over
  *   preloadt term      the same, then killed by SIGTERM: the batch is lost
@@ -95,6 +97,16 @@ void bulk(void)
 		free(big[i]);
 }
 
+void big(void)
+{
+	static void *b[2 * 16384];
+
+	for (int i = 0; i < 2 * 16384; i++)
+		b[i] = malloc(65536); /* LEAK: big */
+	for (int i = 0; i < 2 * 16384; i += 2)
+		free(b[i]);
+}
+
 /* 10 blocks kept, 10 freed: 30 events, all in this thread's batch */
 void keep10(void)
 {
@@ -122,6 +134,8 @@ int main(int argc, char **argv)
 		live();
 	} else if (!strcmp(mode, "bulk")) {
 		bulk();
+	} else if (!strcmp(mode, "big")) {
+		big();
 	} else if (!strcmp(mode, "exit")) {
 		keep10();
 		_exit(0);
