@@ -168,14 +168,13 @@ static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *,
 /*
  * Sampled blocks still allocated: only their frees are sent.  The set
  * (striped, locked) is only looked into when the filter says an address
- * may be in it: a bit per hash of an address, set while some sampled block
- * has that hash, read without a lock by every free (8 KiB: it stays in
- * the cache, where an array of counts did not).  The counts behind the
- * bits change under filter_lock, only when a block is sampled or a sampled
- * one freed.  A block is counted before malloc returns it and uncounted by
- * its free before libc has it back, so a free of a sampled block always
- * sees its bit; other addresses of the same hash only cost a look into the
- * set.
+ * may be in it: a bit per granule of address space (ml_pl_filter_bit(),
+ * 1 KiB at the default rate), set while some sampled block starts there,
+ * read without a lock by every free.  The counts behind the bits change
+ * under filter_lock, only when a block is sampled or a sampled one freed.
+ * A block is counted before malloc returns it and uncounted by its free
+ * before libc has it back, so a free of a sampled block always sees its
+ * bit; other blocks of the same bit only cost a look into the set.
  */
 #define SAMPLED_STRIPES	64
 #define SAMPLED_SLOTS	(1 << 14)	/* per stripe, open addressing */
@@ -185,11 +184,12 @@ static struct sampled_set {
 	uint32_t used, tomb;
 	uint64_t *slot;			/* 0 empty, 1 deleted, else an address */
 } sampled[SAMPLED_STRIPES];
-static uint64_t nr_sampled;
-static uint64_t *filter;		/* 1 << FILTER_BITS bits */
-static uint16_t *filter_counts;		/* sampled blocks per bit */
+/* in the library's own data: a free's look is one load, no pointer first */
+static uint64_t filter[(1 << FILTER_BITS) / 64] __attribute__((aligned(64)));
+static uint16_t filter_counts[1 << FILTER_BITS];	/* sampled blocks per bit */
 static int filter_lock;
 static uint64_t sample_mean;		/* ctl.sample_bytes, fixed at init */
+static unsigned int filter_shift;	/* ml_pl_filter_shift(sample_mean) */
 static uint64_t sample_seed;		/* MEMLEAK_PRELOAD_SEED (tests), 0: none */
 
 static void spin_lock(int *l)
@@ -390,19 +390,19 @@ static void ml_init(void)
 	pthread_atfork(NULL, NULL, atfork_child);
 	sample_seed = env_u64("MEMLEAK_PRELOAD_SEED", 0);
 	if (ctl.sample_bytes) {
-		filter = raw_mmap((1 << FILTER_BITS) / 8);
-		filter_counts = raw_mmap((1 << FILTER_BITS) * sizeof(uint16_t));
-		if (!filter_counts)
-			filter = NULL;
-		for (int i = 0; filter && i < SAMPLED_STRIPES; i++)
-			if (!(sampled[i].slot = raw_mmap(SAMPLED_SLOTS * sizeof(uint64_t))))
-				filter = NULL;
+		bool have_set = true;
+
+		for (int i = 0; have_set && i < SAMPLED_STRIPES; i++)
+			have_set = (sampled[i].slot = raw_mmap(SAMPLED_SLOTS *
+						sizeof(uint64_t))) != NULL;
+		/* No memory for the set: every allocation (never a wrong estimate). */
+		if (have_set) {
+			sample_mean = ctl.sample_bytes;
+			filter_shift = ml_pl_filter_shift(sample_mean);
+		} else {
+			ctl.sample_bytes = 0;
+		}
 	}
-	/* No memory for the set: every allocation then (never a wrong estimate). */
-	if (filter)
-		sample_mean = ctl.sample_bytes;
-	else
-		ctl.sample_bytes = 0;
 	__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
 	start_flusher();
 	guard--;
@@ -803,10 +803,10 @@ static struct sampled_set *stripe(uint64_t addr)
 	return &sampled[(addr >> 4) % SAMPLED_STRIPES];
 }
 
-/* Count @addr's hash in the filter up (+1) or down (-1), its bit with it. */
+/* Count @addr in the filter up (+1) or down (-1), its bit with it. */
 static void filter_count(uint64_t addr, int delta)
 {
-	uint32_t h = ml_pl_filter_hash(addr, FILTER_BITS);
+	uint32_t h = ml_pl_filter_bit(addr, filter_shift, FILTER_BITS);
 	uint16_t *c = &filter_counts[h];
 
 	spin_lock(&filter_lock);
@@ -821,10 +821,9 @@ static void filter_count(uint64_t addr, int delta)
 /* May @addr be a sampled block?  Never false for one. */
 static inline bool maybe_sampled(uint64_t addr)
 {
-	uint32_t h = ml_pl_filter_hash(addr, FILTER_BITS);
+	uint32_t h = ml_pl_filter_bit(addr, filter_shift, FILTER_BITS);
 
-	return __atomic_load_n(&nr_sampled, __ATOMIC_RELAXED) &&
-	       (__atomic_load_n(&filter[h / 64], __ATOMIC_RELAXED) >> (h % 64) & 1);
+	return __atomic_load_n(&filter[h / 64], __ATOMIC_RELAXED) >> (h % 64) & 1;
 }
 
 static void sampled_add(uint64_t addr)
@@ -864,7 +863,6 @@ static void sampled_add(uint64_t addr)
 		s->slot[i] = addr;
 		s->used++;
 		filter_count(addr, 1);
-		__atomic_add_fetch(&nr_sampled, 1, __ATOMIC_RELAXED);
 	}
 	spin_unlock(&s->lock);
 }
@@ -899,7 +897,6 @@ static bool sampled_take(uint64_t addr)
 				s->tomb++;
 			}
 			filter_count(addr, -1);
-			__atomic_sub_fetch(&nr_sampled, 1, __ATOMIC_RELAXED);
 			break;
 		}
 		i = (i + 1) & (SAMPLED_SLOTS - 1);

@@ -32,13 +32,31 @@ static inline uint64_t ml_pl_hash_end(uint64_t h, unsigned int depth)
 }
 
 /*
- * The filter slot of a block address (@bits: log2 of the slots): blocks
- * are 16-byte aligned, so the low 4 bits say nothing; Fibonacci hashing
- * spreads the rest over the top bits.
+ * The filter bit of a block address (@bits: log2 of the bits): one bit
+ * per 2^@shift bytes of address space, wrapping every 2^(@shift + @bits).
+ * Not hashed, so that neighbours share a word: a free reads the filter
+ * where the heap it frees into is, a few cache lines that stay hot, where
+ * a hash read a random line of it each time.
  */
-static inline uint32_t ml_pl_filter_hash(uint64_t addr, unsigned int bits)
+static inline uint32_t ml_pl_filter_bit(uint64_t addr, unsigned int shift,
+					unsigned int bits)
 {
-	return (uint32_t)(((addr >> 4) * 0x9e3779b97f4a7c15ULL) >> (64 - bits));
+	return (uint32_t)(addr >> shift) & ((1U << bits) - 1);
+}
+
+/*
+ * The filter's granule for a mean of @mean bytes between samples: about
+ * 1/512 of it (a sampled block is about one per @mean bytes of heap, so
+ * about one free in 512 of another block finds its bit set), 16 bytes at
+ * least (a block's alignment), 1 MiB at most.
+ */
+static inline unsigned int ml_pl_filter_shift(uint64_t mean)
+{
+	unsigned int shift = 4;
+
+	while (shift < 20 && (1ULL << (shift + 9)) < mean)
+		shift++;
+	return shift;
 }
 
 /* xorshift64*: a thread's random stream for sampling. */

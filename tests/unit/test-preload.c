@@ -234,29 +234,24 @@ static void test_countdown(void)
 	}
 }
 
-/* The filter hash: in range, and spreads aligned addresses evenly. */
-static void test_filter_hash(void)
+/* The filter bit: a granule of address space per bit, wrapping around. */
+static void test_filter_bit(void)
 {
-	enum { BITS = 10, N = 1 << 20 };
-	static unsigned int count[1 << BITS];
-	unsigned int lo = N, hi = 0;
-
-	for (uint64_t i = 0; i < N; i++) {
-		uint32_t h = ml_pl_filter_hash(0x55555555a000ULL + i * 16, BITS);
-
-		CHECK(h < (1 << BITS));
-		if (h < (1 << BITS))
-			count[h]++;
-	}
-	for (int i = 0; i < 1 << BITS; i++) {
-		lo = count[i] < lo ? count[i] : lo;
-		hi = count[i] > hi ? count[i] : hi;
-	}
-	/* 1024 per slot on average */
-	CHECK(lo > 900 && hi < 1150);
-	/* the low 4 bits (alignment) are ignored */
-	CHECK_EQ_U64(ml_pl_filter_hash(0x1000, 16), ml_pl_filter_hash(0x100f, 16));
-	CHECK(ml_pl_filter_hash(0x1000, 16) != ml_pl_filter_hash(0x1010, 16));
+	/* the default rate, 512 KiB: 1 KiB granules */
+	CHECK_EQ_U64(ml_pl_filter_shift(512 * 1024), 10);
+	CHECK_EQ_U64(ml_pl_filter_shift(16 * 1024), 5);
+	CHECK_EQ_U64(ml_pl_filter_shift(1000), 4);	/* 16 bytes at least */
+	CHECK_EQ_U64(ml_pl_filter_shift(1), 4);
+	CHECK_EQ_U64(ml_pl_filter_shift(1ULL << 40), 20);	/* 1 MiB at most */
+	/* a granule's addresses share the bit, the next granule has the next */
+	CHECK_EQ_U64(ml_pl_filter_bit(0x55555555a000ULL, 10, 16),
+		     ml_pl_filter_bit(0x55555555a3f0ULL, 10, 16));
+	CHECK_EQ_U64(ml_pl_filter_bit(0x55555555a400ULL, 10, 16),
+		     ml_pl_filter_bit(0x55555555a000ULL, 10, 16) + 1);
+	/* in range, and the same bit again 2^(10 + 16) bytes on */
+	CHECK(ml_pl_filter_bit(~0ULL, 10, 16) < 1 << 16);
+	CHECK_EQ_U64(ml_pl_filter_bit(0x7f0012345678ULL, 10, 16),
+		     ml_pl_filter_bit(0x7f0012345678ULL + (1ULL << 26), 10, 16));
 }
 
 int main(void)
@@ -267,6 +262,6 @@ int main(void)
 	TEST(test_next_sample);
 	TEST(test_weight);
 	TEST(test_countdown);
-	TEST(test_filter_hash);
+	TEST(test_filter_bit);
 	return TEST_DONE();
 }
