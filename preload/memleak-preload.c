@@ -177,11 +177,12 @@ static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *,
  * bit; other blocks of the same bit only cost a look into the set.
  */
 #define SAMPLED_STRIPES	64
-#define SAMPLED_SLOTS	(1 << 14)	/* per stripe, open addressing */
+#define SAMPLED_SLOTS_MIN	256		/* per stripe at first (a page) */
+#define SAMPLED_SLOTS_MAX	(1 << 14)	/* per stripe at most */
 #define FILTER_BITS	16
 static struct sampled_set {
 	int lock;
-	uint32_t used, tomb;
+	uint32_t used, tomb, cap;	/* cap: slots, a power of 2 */
 	uint64_t *slot;			/* 0 empty, 1 deleted, else an address */
 } sampled[SAMPLED_STRIPES];
 /* in the library's own data: a free's look is one load, no pointer first */
@@ -392,9 +393,11 @@ static void ml_init(void)
 	if (ctl.sample_bytes) {
 		bool have_set = true;
 
-		for (int i = 0; have_set && i < SAMPLED_STRIPES; i++)
-			have_set = (sampled[i].slot = raw_mmap(SAMPLED_SLOTS *
+		for (int i = 0; have_set && i < SAMPLED_STRIPES; i++) {
+			sampled[i].cap = SAMPLED_SLOTS_MIN;
+			have_set = (sampled[i].slot = raw_mmap(SAMPLED_SLOTS_MIN *
 						sizeof(uint64_t))) != NULL;
+		}
 		/* No memory for the set: every allocation (never a wrong estimate). */
 		if (have_set) {
 			sample_mean = ctl.sample_bytes;
@@ -791,16 +794,48 @@ static uint64_t take_stack(struct ml_thread *t, uintptr_t *fp, uintptr_t ra0)
 
 /* ------------------------------------------------------------ sampling */
 
-/* Where a stripe's probe for @addr starts (the stripe took its low bits). */
-static uint32_t slot_of(uint64_t addr)
+/*
+ * Where a stripe's probe for @addr starts (the stripe took its low bits).
+ * A stripe starts at a page of slots and doubles while more than half of
+ * them hold blocks: small, it stays in the cache (a set sized for the
+ * most blocks it can hold missed it at every sample, a random slot of
+ * 8 MiB).
+ */
+static uint32_t slot_of(uint64_t addr, uint32_t cap)
 {
-	return (uint32_t)(((addr >> 4) * 0xff51afd7ed558ccdULL) >> 50) &
-	       (SAMPLED_SLOTS - 1);
+	return (uint32_t)(((addr >> 4) * 0xff51afd7ed558ccdULL) >> 32) & (cap - 1);
 }
 
 static struct sampled_set *stripe(uint64_t addr)
 {
 	return &sampled[(addr >> 4) % SAMPLED_STRIPES];
+}
+
+/*
+ * Rebuild stripe @s (locked) without its deleted slots, in @cap slots;
+ * false if there is no memory for them (it stays as it was).
+ */
+static bool stripe_rebuild(struct sampled_set *s, uint32_t cap)
+{
+	uint64_t *slot = raw_mmap(cap * sizeof(uint64_t));
+
+	if (!slot)
+		return false;
+	for (uint32_t k = 0; k < s->cap; k++) {
+		uint32_t j;
+
+		if (s->slot[k] <= 1)
+			continue;
+		j = slot_of(s->slot[k], cap);
+		while (slot[j])
+			j = (j + 1) & (cap - 1);
+		slot[j] = s->slot[k];
+	}
+	munmap(s->slot, s->cap * sizeof(uint64_t));
+	s->slot = slot;
+	s->cap = cap;
+	s->tomb = 0;
+	return true;
 }
 
 /* Count @addr in the filter up (+1) or down (-1), its bit with it. */
@@ -829,35 +864,22 @@ static inline bool maybe_sampled(uint64_t addr)
 static void sampled_add(uint64_t addr)
 {
 	struct sampled_set *s = stripe(addr);
-	uint32_t i = slot_of(addr);
+	uint32_t i;
 
 	if (!s->slot)
 		return;
 	spin_lock(&s->lock);
-	if (s->used + s->tomb >= SAMPLED_SLOTS * 3 / 4 && s->tomb) {
-		/* too many deleted slots: rebuild in place */
-		uint64_t *tmp = raw_mmap(SAMPLED_SLOTS * sizeof(uint64_t));
-
-		if (tmp) {
-			memcpy(tmp, s->slot, SAMPLED_SLOTS * sizeof(uint64_t));
-			memset(s->slot, 0, SAMPLED_SLOTS * sizeof(uint64_t));
-			for (uint32_t k = 0; k < SAMPLED_SLOTS; k++) {
-				uint32_t j;
-
-				if (tmp[k] <= 1)
-					continue;
-				j = slot_of(tmp[k]);
-				while (s->slot[j])
-					j = (j + 1) & (SAMPLED_SLOTS - 1);
-				s->slot[j] = tmp[k];
-			}
-			s->tomb = 0;
-			munmap(tmp, SAMPLED_SLOTS * sizeof(uint64_t));
-		}
+	if (s->used + s->tomb + 1 > s->cap * 3 / 4) {
+		/* more than half live: twice the slots; else only the deleted go */
+		if (s->used + 1 > s->cap / 2 && s->cap < SAMPLED_SLOTS_MAX)
+			stripe_rebuild(s, s->cap * 2);
+		else if (s->tomb)
+			stripe_rebuild(s, s->cap);
 	}
-	if (s->used < SAMPLED_SLOTS * 3 / 4) {
+	if (s->used < s->cap * 3 / 4) {	/* else full: its free goes unseen */
+		i = slot_of(addr, s->cap);
 		while (s->slot[i] > 1)
-			i = (i + 1) & (SAMPLED_SLOTS - 1);
+			i = (i + 1) & (s->cap - 1);
 		if (s->slot[i] == 1)
 			s->tomb--;
 		s->slot[i] = addr;
@@ -871,13 +893,14 @@ static void sampled_add(uint64_t addr)
 static bool sampled_take(uint64_t addr)
 {
 	struct sampled_set *s = stripe(addr);
-	uint32_t i = slot_of(addr);
+	uint32_t i;
 	bool found = false;
 
 	if (!s->slot || !maybe_sampled(addr))
 		return false;
 	spin_lock(&s->lock);
-	for (uint32_t n = 0; n < SAMPLED_SLOTS && s->slot[i]; n++) {
+	i = slot_of(addr, s->cap);
+	for (uint32_t n = 0; n < s->cap && s->slot[i]; n++) {
 		if (s->slot[i] == addr) {
 			s->used--;
 			found = true;
@@ -885,10 +908,10 @@ static bool sampled_take(uint64_t addr)
 			 * Followed by an empty slot, no probe runs on past
 			 * it: empty, and so are the deleted ones before it.
 			 */
-			if (!s->slot[(i + 1) & (SAMPLED_SLOTS - 1)]) {
+			if (!s->slot[(i + 1) & (s->cap - 1)]) {
 				s->slot[i] = 0;
-				for (i = (i - 1) & (SAMPLED_SLOTS - 1); s->slot[i] == 1;
-				     i = (i - 1) & (SAMPLED_SLOTS - 1)) {
+				for (i = (i - 1) & (s->cap - 1); s->slot[i] == 1;
+				     i = (i - 1) & (s->cap - 1)) {
 					s->slot[i] = 0;
 					s->tomb--;
 				}
@@ -899,7 +922,7 @@ static bool sampled_take(uint64_t addr)
 			filter_count(addr, -1);
 			break;
 		}
-		i = (i + 1) & (SAMPLED_SLOTS - 1);
+		i = (i + 1) & (s->cap - 1);
 	}
 	spin_unlock(&s->lock);
 	return found;

@@ -109,6 +109,15 @@ MEMLEAK_PRELOAD_SEED=42 ml bulk --sample-bytes 16k -c "./build/targets/preloadt 
 check_exit "bulk: exits 0" 0
 check_estimate "bulk: sampled estimate" 40000000
 
+# Every block sampled (a sample per 16 bytes): 42000 sampled blocks live
+# at once, the sampled set's stripes grow past their first page
+MEMLEAK_PRELOAD_SEED=42 ml bulk16 --sample-bytes=16 -c "./build/targets/preloadt bulk"
+check_exit "bulk, every block sampled: exits 0" 0
+check_stack "bulk, every block sampled: the 20000 small ones kept" "$ML_OUT" 20000000 20000 \
+	"$(frame bulk preloadt preloadt.c "$(line_of preloadt.c bulk-small)")"
+check_stack "bulk, every block sampled: the 1000 big ones kept" "$ML_OUT" 20000000 1000 \
+	"$(frame bulk preloadt preloadt.c "$(line_of preloadt.c bulk-big)")"
+
 # At the default rate, a sample per 512 KiB: 1 GiB kept in 16384 blocks
 # of 64 KiB (some 2000 samples), estimated within 10 %
 MEMLEAK_PRELOAD_SEED=42 ml big --sample-bytes -c "./build/targets/preloadt big"
