@@ -16,8 +16,8 @@
 #
 # Environment: BENCH_QUICK=1 (small workloads, one run: a smoke test of a few
 # minutes), BENCH_RUNS, BENCH_SAMPLE_RUNS (15; quick: 3), BENCH_TIMEOUT
-# (seconds per run of a cell),
-# BENCH_TOOLS (the rows to run, default all), BENCH_WORKLOADS.  Needs root.
+# (seconds per run of a cell), BENCH_TOOLS (the rows to run, default all),
+# BENCH_WORKLOADS.  Needs root.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
