@@ -218,6 +218,15 @@ static void *raw_mmap(size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/*
+ * And its unmap, never through our munmap(): that looks the address up in
+ * the sampled set, whose stripe lock the caller may hold.
+ */
+static void raw_munmap(void *p, size_t len)
+{
+	syscall(SYS_munmap, p, len);
+}
+
 static uint64_t now_coarse(void)
 {
 	struct timespec ts;
@@ -831,7 +840,7 @@ static bool stripe_rebuild(struct sampled_set *s, uint32_t cap)
 			j = (j + 1) & (cap - 1);
 		slot[j] = s->slot[k];
 	}
-	munmap(s->slot, s->cap * sizeof(uint64_t));
+	raw_munmap(s->slot, s->cap * sizeof(uint64_t));
 	s->slot = slot;
 	s->cap = cap;
 	s->tomb = 0;
