@@ -416,18 +416,15 @@ case " $TOOLS " in *" ml-sample "*)
 	esac ;;
 esac
 if [ "$SAMPLING" == 1 ]; then
-	U_MAIN=$U
-	U=$U/sampling
-	mkdir -p "$U"
+	mkdir -p "$U/sampling"
 	for r in $(seq "$SAMPLE_RUNS"); do
 		for wl in $WORKLOADS; do
 			for tool in plain ml-sample; do
-				res=$(run_once "$tool" "$wl" "$r")
+				res=$(U=$U/sampling run_once "$tool" "$wl" "$r")
 				[ -n "$res" ] && log "sampling pass: $tool $wl run $r: $res"
 			done
 		done
 	done
-	U=$U_MAIN
 fi
 
 # sampling_row WL: its line of the sampling table
@@ -435,8 +432,8 @@ sampling_row()
 {
 	local wl=$1 d=$U/sampling p s
 
-	p=$(cat "$d/plain.$wl".*.time 2>/dev/null | cut -d' ' -f1 | median)
-	s=$(cat "$d/ml-sample.$wl".*.time 2>/dev/null | cut -d' ' -f1 | median)
+	p=$(U=$d cell_time plain "$wl")
+	s=$(U=$d cell_time ml-sample "$wl")
 	if [ -z "$p" ] || [ -z "$s" ]; then
 		echo "| ${WLNAME[$wl]} | ? | ? | ? | ? |"
 		return
