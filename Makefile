@@ -54,11 +54,12 @@ PRELOADDIR := $(PREFIX)/lib/memleak
 all: memleak $(PLUGIN) $(PRELOAD)
 
 # The preload library memleak -c puts in LD_PRELOAD: frame pointers for its
-# own stack walk, initial-exec TLS (no allocation on first use).
+# own stack walk, initial-exec TLS (no allocation on first use), sibling
+# calls and no PLT (its malloc and free jump to libc's).
 $(PRELOAD): preload/memleak-preload.c preload/memleak-preload.h bpf/memleak.h
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -fPIC -shared -fno-omit-frame-pointer -fvisibility=hidden \
-		-ftls-model=initial-exec -fno-optimize-sibling-calls -Wall -Wextra \
+		-ftls-model=initial-exec -fno-plt -Wall -Wextra \
 		-Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -I. -Ibpf $< \
 		-o $@ -ldl -lpthread -lgcc_s -lm
 

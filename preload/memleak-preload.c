@@ -170,11 +170,12 @@ static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *,
  * (striped, locked) is only looked into when the filter says an address
  * may be in it: a bit per granule of address space (ml_pl_filter_bit(),
  * 1 KiB at the default rate), set while some sampled block starts there,
- * read without a lock by every free.  The counts behind the bits change
- * under filter_lock, only when a block is sampled or a sampled one freed.
- * A block is counted before malloc returns it and uncounted by its free
- * before libc has it back, so a free of a sampled block always sees its
- * bit; other blocks of the same bit only cost a look into the set.
+ * read without a lock by every free.  A bit's stripe is the one its
+ * blocks are in, and the count behind it changes under that stripe's lock,
+ * only when a block is sampled or a sampled one freed.  A block is counted
+ * before malloc returns it and uncounted by its free before libc has it
+ * back, so a free of a sampled block always sees its bit; other blocks of
+ * the same bit only cost a look into the set.
  */
 #define SAMPLED_STRIPES	64
 #define SAMPLED_SLOTS_MIN	256		/* per stripe at first (a page) */
@@ -184,13 +185,15 @@ static struct sampled_set {
 	int lock;
 	uint32_t used, tomb, cap;	/* cap: slots, a power of 2 */
 	uint64_t *slot;			/* 0 empty, 1 deleted, else an address */
-} sampled[SAMPLED_STRIPES];
+} __attribute__((aligned(64))) sampled[SAMPLED_STRIPES];	/* a line each */
 /* in the library's own data: a free's look is one load, no pointer first */
 static uint64_t filter[(1 << FILTER_BITS) / 64] __attribute__((aligned(64)));
 static uint16_t filter_counts[1 << FILTER_BITS];	/* sampled blocks per bit */
-static int filter_lock;
-static uint64_t sample_mean;		/* ctl.sample_bytes, fixed at init */
-static unsigned int filter_shift;	/* ml_pl_filter_shift(sample_mean) */
+/* read by every call, fixed at init: a line no write shares */
+static struct {
+	uint64_t mean;		/* ctl.sample_bytes */
+	unsigned int shift;	/* ml_pl_filter_shift(mean) */
+} __attribute__((aligned(64))) sampling;
 static uint64_t sample_seed;		/* MEMLEAK_PRELOAD_SEED (tests), 0: none */
 
 static void spin_lock(int *l)
@@ -409,8 +412,8 @@ static void ml_init(void)
 		}
 		/* No memory for the set: every allocation (never a wrong estimate). */
 		if (have_set) {
-			sample_mean = ctl.sample_bytes;
-			filter_shift = ml_pl_filter_shift(sample_mean);
+			sampling.mean = ctl.sample_bytes;
+			sampling.shift = ml_pl_filter_shift(sampling.mean);
 		} else {
 			ctl.sample_bytes = 0;
 		}
@@ -645,7 +648,6 @@ static void atfork_child(void)
 		self->batch.tid = syscall(SYS_gettid);
 	for (int i = 0; i < SAMPLED_STRIPES; i++)
 		sampled[i].lock = 0;
-	filter_lock = 0;
 	/* No flusher here: memleak traces the process it started, not this one. */
 	flusher_raw = 0;
 }
@@ -815,9 +817,11 @@ static uint32_t slot_of(uint64_t addr, uint32_t cap)
 	return (uint32_t)(((addr >> 4) * 0xff51afd7ed558ccdULL) >> 32) & (cap - 1);
 }
 
+/* @addr's stripe: its filter bit's (so that the lock guards the count). */
 static struct sampled_set *stripe(uint64_t addr)
 {
-	return &sampled[(addr >> 4) % SAMPLED_STRIPES];
+	return &sampled[ml_pl_filter_bit(addr, sampling.shift, FILTER_BITS) %
+			SAMPLED_STRIPES];
 }
 
 /*
@@ -847,25 +851,26 @@ static bool stripe_rebuild(struct sampled_set *s, uint32_t cap)
 	return true;
 }
 
-/* Count @addr in the filter up (+1) or down (-1), its bit with it. */
+/*
+ * Count @addr in the filter up (+1) or down (-1), its bit with it; under
+ * its stripe's lock (a word's other bits are other stripes').
+ */
 static void filter_count(uint64_t addr, int delta)
 {
-	uint32_t h = ml_pl_filter_bit(addr, filter_shift, FILTER_BITS);
+	uint32_t h = ml_pl_filter_bit(addr, sampling.shift, FILTER_BITS);
 	uint16_t *c = &filter_counts[h];
 
-	spin_lock(&filter_lock);
 	if (delta > 0 && (*c)++ == 0)
 		__atomic_or_fetch(&filter[h / 64], 1ULL << (h % 64), __ATOMIC_RELEASE);
 	else if (delta < 0 && *c && --*c == 0)
 		__atomic_and_fetch(&filter[h / 64], ~(1ULL << (h % 64)),
 				   __ATOMIC_RELEASE);
-	spin_unlock(&filter_lock);
 }
 
 /* May @addr be a sampled block?  Never false for one. */
 static inline bool maybe_sampled(uint64_t addr)
 {
-	uint32_t h = ml_pl_filter_bit(addr, filter_shift, FILTER_BITS);
+	uint32_t h = ml_pl_filter_bit(addr, sampling.shift, FILTER_BITS);
 
 	return __atomic_load_n(&filter[h / 64], __ATOMIC_RELAXED) >> (h % 64) & 1;
 }
@@ -1059,22 +1064,33 @@ static NOINLINE uint32_t sample_slow(uint64_t size)
 			((uint64_t)syscall(SYS_gettid) << 32);
 		guard--;
 		sample_armed = true;
-		bytes_left = ml_pl_next_sample(&rng, sample_mean);
+		bytes_left = ml_pl_next_sample(&rng, sampling.mean);
 	}
-	return ml_pl_countdown(&bytes_left, &rng, size, sample_mean);
+	return ml_pl_countdown(&bytes_left, &rng, size, sampling.mean);
+}
+
+/*
+ * Sampling, and this allocation of @size is not sampled: true, and all it
+ * cost was a subtraction.
+ */
+static inline bool unsampled(uint64_t size)
+{
+	return likely(sampling.mean) && likely((bytes_left -= (int64_t)size) > 0);
+}
+
+/* The weight of an allocation unsampled() said false to. */
+static inline uint32_t counted_weight(uint64_t size)
+{
+	return sampling.mean ? sample_slow(size) : ML_WEIGHT_ONE;
 }
 
 /*
  * Is this allocation recorded?  Its weight (ML_WEIGHT_ONE: every one is),
- * or 0.  Not sampled: a subtraction, nothing else.
+ * or 0.
  */
 static inline uint32_t sample_weight(uint64_t size)
 {
-	if (likely(!sample_mean))
-		return ML_WEIGHT_ONE;
-	if (likely((bytes_left -= (int64_t)size) > 0))
-		return 0;
-	return sample_slow(size);
+	return unsampled(size) ? 0 : counted_weight(size);
 }
 
 /*
@@ -1104,7 +1120,7 @@ static NOINLINE void record_alloc(enum ml_func func, void *p, uint64_t size,
 		}
 		goto out;
 	}
-	if (sample_mean)
+	if (sampling.mean)
 		sampled_add((uintptr_t)p);
 	stack = take_stack(t, fp, ra0);
 	e = new_event(t);
@@ -1152,7 +1168,7 @@ static inline uint64_t free_seq(void)
  */
 static inline bool free_recorded(void *p)
 {
-	if (likely(!sample_mean))
+	if (likely(!sampling.mean))
 		return true;
 	if (likely(!maybe_sampled((uintptr_t)p)))
 		return false;
@@ -1163,11 +1179,11 @@ static inline bool free_recorded(void *p)
 #define RA()	((uintptr_t)__builtin_return_address(0))
 
 /*
- * An allocation the program made: recorded if sampled (or not sampling).
+ * An allocation the program made, of weight @w (0: not recorded).
  * @arg: calloc's nmemb, the alignment asked of *memalign, else 0.
  */
-#define ALLOCATED(func, p, size, arg) do {				\
-	uint32_t w_ = sample_weight(size);				\
+#define ALLOCATED(func, p, size, arg, w) do {				\
+	uint32_t w_ = (w);						\
 									\
 	if (w_)								\
 		record_alloc(func, p, size, arg, NULL, 0, w_, FP(), RA()); \
@@ -1175,33 +1191,67 @@ static inline bool free_recorded(void *p)
 
 /* ------------------------------------------------------------ the API */
 
-EXPORT void *malloc(size_t size)
+/*
+ * malloc, calloc and free come in two halves.  The front does all that
+ * most calls of a sampled run need (a count-down, a look at the filter)
+ * and jumps to libc; every other call jumps to the back half, whose frame
+ * is then the one the program's call made (its return address and its
+ * saved frame pointer are the caller's), as the stack walk wants.  The
+ * library is built with sibling calls (and without a PLT) for these jumps.
+ */
+static NOINLINE void *malloc_rec(size_t size)
 {
 	void *p = __libc_malloc(size);
 
 	if (p)
-		ALLOCATED(ML_MALLOC, p, size, 0);
+		ALLOCATED(ML_MALLOC, p, size, 0, counted_weight(size));
 	return p;
 }
 
-EXPORT void free(void *p)
+EXPORT void *malloc(size_t size)
+{
+	if (unsampled(size))
+		return __libc_malloc(size);
+	return malloc_rec(size);
+}
+
+static NOINLINE void free_rec(void *p)
 {
 	if (p && free_recorded(p))
 		record_free(ML_FREE, p, free_seq());
 	__libc_free(p);
 }
 
-EXPORT void *calloc(size_t n, size_t size)
+EXPORT void free(void *p)
+{
+	if (likely(sampling.mean) && likely(!maybe_sampled((uintptr_t)p)))
+		return __libc_free(p);
+	return free_rec(p);
+}
+
+static NOINLINE void *calloc_rec(size_t n, size_t size)
 {
 	void *p = __libc_calloc(n, size);
 
 	if (p)
-		ALLOCATED(ML_CALLOC, p, n * size, n);
+		ALLOCATED(ML_CALLOC, p, n * size, n, counted_weight(n * size));
 	return p;
 }
 
-static inline void *do_realloc(enum ml_func func, void *old, size_t size,
-			       uint64_t arg, uintptr_t *fp, uintptr_t ra)
+EXPORT void *calloc(size_t n, size_t size)
+{
+	size_t bytes;
+
+	/* an overflow fails in the back half, not counted */
+	if (!__builtin_mul_overflow(n, size, &bytes) && unsampled(bytes))
+		return __libc_calloc(n, size);
+	return calloc_rec(n, size);
+}
+
+/* Inlined: realloc passes its own frame, which a sibling call would pop. */
+static inline __attribute__((always_inline))
+void *do_realloc(enum ml_func func, void *old, size_t size, uint64_t arg,
+		 uintptr_t *fp, uintptr_t ra)
 {
 	bool rec_old = old && free_recorded(old);
 	uint64_t fs = rec_old ? free_seq() : 0;
@@ -1216,7 +1266,7 @@ static inline void *do_realloc(enum ml_func func, void *old, size_t size,
 	} else if (old && !size) {
 		if (rec_old)
 			record_free(func, old, fs);	/* realloc(p, 0) freed p */
-	} else if (rec_old && sample_mean) {
+	} else if (rec_old && sampling.mean) {
 		sampled_add((uintptr_t)old);	/* failed: still there, sampled */
 	}
 	return p;
@@ -1248,7 +1298,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 	if (!p)
 		return ENOMEM;
 	*out = p;
-	ALLOCATED(ML_POSIX_MEMALIGN, p, size, align);
+	ALLOCATED(ML_POSIX_MEMALIGN, p, size, align, sample_weight(size));
 	return 0;
 }
 
@@ -1257,7 +1307,7 @@ EXPORT void *aligned_alloc(size_t align, size_t size)
 	void *p = __libc_memalign(align, size);
 
 	if (p)
-		ALLOCATED(ML_ALIGNED_ALLOC, p, size, align);
+		ALLOCATED(ML_ALIGNED_ALLOC, p, size, align, sample_weight(size));
 	return p;
 }
 
@@ -1266,7 +1316,7 @@ EXPORT void *memalign(size_t align, size_t size)
 	void *p = __libc_memalign(align, size);
 
 	if (p)
-		ALLOCATED(ML_MEMALIGN, p, size, align);
+		ALLOCATED(ML_MEMALIGN, p, size, align, sample_weight(size));
 	return p;
 }
 
@@ -1275,7 +1325,7 @@ EXPORT void *valloc(size_t size)
 	void *p = __libc_memalign(sysconf(_SC_PAGESIZE), size);
 
 	if (p)
-		ALLOCATED(ML_VALLOC, p, size, 0);
+		ALLOCATED(ML_VALLOC, p, size, 0, sample_weight(size));
 	return p;
 }
 
@@ -1286,7 +1336,7 @@ EXPORT void *pvalloc(size_t size)
 	void *p = __libc_memalign(page, rounded);
 
 	if (p)
-		ALLOCATED(ML_PVALLOC, p, rounded, 0);
+		ALLOCATED(ML_PVALLOC, p, rounded, 0, sample_weight(rounded));
 	return p;
 }
 
@@ -1313,7 +1363,7 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 	void *p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 
 	if (p != MAP_FAILED)
-		ALLOCATED(ML_MMAP, p, len, 0);
+		ALLOCATED(ML_MMAP, p, len, 0, sample_weight(len));
 	return p;
 }
 
@@ -1328,7 +1378,7 @@ EXPORT int munmap(void *addr, size_t len)
 
 	if (!r && rec)
 		record_free(ML_MUNMAP, addr, seq);
-	else if (r && rec && sample_mean)
+	else if (r && rec && sampling.mean)
 		sampled_add((uintptr_t)addr);	/* failed: still there */
 	return r;
 }
@@ -1352,7 +1402,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
 		if (w || rec_old)
 			record_alloc(ML_MREMAP, p, len, 0, rec_old ? old : NULL,
 				     seq, w, FP(), RA());
-	} else if (rec_old && sample_mean) {
+	} else if (rec_old && sampling.mean) {
 		sampled_add((uintptr_t)old);	/* failed: still there */
 	}
 	return p;
