@@ -265,6 +265,7 @@ struct ml_unwind_bucket {
 #define ML_PL_DEAD_MAX		262144	/* freed blocks kept (bpf/preload.bpf.c) */
 #define ML_PL_FLUSH_SYM		"ml_preload_flush"
 #define ML_PL_CONTROL_SYM	"ml_preload_control"
+#define ML_PL_CONFIGURE_SYM	"ml_preload_configure"	/* --inject calls it */
 #define ML_PL_LIB		"libmemleak-preload.so"
 
 enum ml_pl_kind {

@@ -146,11 +146,14 @@ static TLS int guard;		/* inside the library: calls go straight through */
 static TLS bool thread_done;	/* past our thread-exit destructor */
 /*
  * Sampling, per thread: bytes until the next sample (counted down by every
- * allocation; 0 or less: this one is sampled), armed at the thread's first
- * allocation, and the random stream of the draws.
+ * allocation; 0 or less: this one is sampled), drawn for sampling.epoch
+ * (0: never; another: the rate changed since, draw again), and the random
+ * stream of the draws.
  */
-static TLS int64_t bytes_left;
-static TLS bool sample_armed;
+static TLS struct {
+	int64_t bytes_left;
+	uint32_t epoch;
+} countdown;
 static TLS uint64_t rng;
 
 static int init_state;		/* 0 not yet, 1 running, 2 done */
@@ -193,6 +196,7 @@ static uint16_t filter_counts[1 << FILTER_BITS];	/* sampled blocks per bit */
 static struct {
 	uint64_t mean;		/* ctl.sample_bytes */
 	unsigned int shift;	/* ml_pl_filter_shift(mean) */
+	uint32_t epoch;		/* raised by each new mean (0: none yet) */
 } __attribute__((aligned(64))) sampling;
 static uint64_t sample_seed;		/* MEMLEAK_PRELOAD_SEED (tests), 0: none */
 
@@ -377,6 +381,66 @@ static void flusher_to_pthread(void)
 }
 
 /*
+ * Sample a block per @mean bytes from now on (0: record every allocation),
+ * with an empty sampled set; each thread draws its count-down anew.  From
+ * the constructor, or from ml_preload_configure() with every thread
+ * stopped: nothing runs in the library meanwhile.
+ */
+static void sampling_set(uint64_t mean)
+{
+	static uint32_t epochs;
+
+	if (mean == sampling.mean)
+		return;
+	/* every allocation, meanwhile and if there is no memory for the set */
+	sampling.mean = 0;
+	sampling.epoch = 0;
+	if (!mean)
+		return;
+	for (int i = 0; i < SAMPLED_STRIPES; i++) {
+		struct sampled_set *s = &sampled[i];
+
+		if (!s->slot) {
+			s->slot = raw_mmap(SAMPLED_SLOTS_MIN * sizeof(uint64_t));
+			s->cap = SAMPLED_SLOTS_MIN;
+		}
+		if (!s->slot) {
+			ctl.sample_bytes = 0;
+			return;
+		}
+	}
+	/* an earlier mean's blocks and bits */
+	memset(filter, 0, sizeof(filter));
+	memset(filter_counts, 0, sizeof(filter_counts));
+	for (int i = 0; i < SAMPLED_STRIPES; i++) {
+		memset(sampled[i].slot, 0, sampled[i].cap * sizeof(uint64_t));
+		sampled[i].used = sampled[i].tomb = 0;
+	}
+	sampling.shift = ml_pl_filter_shift(mean);
+	__atomic_store_n(&sampling.mean, mean, __ATOMIC_RELEASE);
+	if (!++epochs)
+		epochs = 1;
+	__atomic_store_n(&sampling.epoch, epochs, __ATOMIC_RELEASE);
+}
+
+/*
+ * A new memleak -p PID --inject session: the library is loaded already
+ * (its constructor saw no rate; an earlier session may have set one and
+ * seen stacks).  memleak writes ctl.sample_bytes and calls this in a
+ * thread it borrowed, every thread stopped, before it points anything at
+ * the library.  Returns the mean it samples at (0: every allocation, also
+ * when it has no memory for the sampled set).
+ */
+EXPORT uint64_t ml_preload_configure(void)
+{
+	guard++;
+	sampling_set(ctl.sample_bytes);
+	ctl.generation++;	/* its maps are new: every stack goes again */
+	guard--;
+	return sampling.mean;
+}
+
+/*
  * Once, from the constructor: under LD_PRELOAD after libc's, before the
  * program's; dlopen()ed, before anything is pointed at us.  Calls made
  * before (ld.so, libc's own start) pass straight through.
@@ -402,22 +466,7 @@ static void ml_init(void)
 	have_key = pthread_key_create(&exit_key, thread_exit) == 0;
 	pthread_atfork(NULL, NULL, atfork_child);
 	sample_seed = env_u64("MEMLEAK_PRELOAD_SEED", 0);
-	if (ctl.sample_bytes) {
-		bool have_set = true;
-
-		for (int i = 0; have_set && i < SAMPLED_STRIPES; i++) {
-			sampled[i].cap = SAMPLED_SLOTS_MIN;
-			have_set = (sampled[i].slot = raw_mmap(SAMPLED_SLOTS_MIN *
-						sizeof(uint64_t))) != NULL;
-		}
-		/* No memory for the set: every allocation (never a wrong estimate). */
-		if (have_set) {
-			sampling.mean = ctl.sample_bytes;
-			sampling.shift = ml_pl_filter_shift(sampling.mean);
-		} else {
-			ctl.sample_bytes = 0;
-		}
-	}
+	sampling_set(ctl.sample_bytes);
 	__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
 	start_flusher();
 	guard--;
@@ -1050,32 +1099,39 @@ static inline bool cancel_alloc(struct ml_thread *t, uint64_t addr)
 
 /*
  * The weight of a sampled allocation of @size, whose count-down reached 0
- * (or the thread's first allocation, which arms it); 0: not sampled.
+ * (or that draws the first count-down of this thread at this mean); 0:
+ * not sampled.
  */
 static NOINLINE uint32_t sample_slow(uint64_t size)
 {
-	bytes_left += size;	/* counted again below */
+	uint32_t epoch = __atomic_load_n(&sampling.epoch, __ATOMIC_ACQUIRE);
+
+	countdown.bytes_left += size;	/* counted again below */
 	if (guard || init_state != 2)
 		return 0;	/* our own allocations are not the program's */
-	if (unlikely(!sample_armed)) {
-		guard++;
-		rng = sample_seed ? sample_seed + syscall(SYS_gettid) - getpid() :
-			(uintptr_t)&rng ^ now_coarse() ^
-			((uint64_t)syscall(SYS_gettid) << 32);
-		guard--;
-		sample_armed = true;
-		bytes_left = ml_pl_next_sample(&rng, sampling.mean);
+	if (unlikely(countdown.epoch != epoch)) {
+		if (!countdown.epoch) {
+			guard++;
+			rng = sample_seed ? sample_seed + syscall(SYS_gettid) - getpid() :
+				(uintptr_t)&rng ^ now_coarse() ^
+				((uint64_t)syscall(SYS_gettid) << 32);
+			guard--;
+		}
+		countdown.epoch = epoch;
+		countdown.bytes_left = ml_pl_next_sample(&rng, sampling.mean);
 	}
-	return ml_pl_countdown(&bytes_left, &rng, size, sampling.mean);
+	return ml_pl_countdown(&countdown.bytes_left, &rng, size, sampling.mean);
 }
 
 /*
  * Sampling, and this allocation of @size is not sampled: true, and all it
- * cost was a subtraction.
+ * cost was a subtraction.  Not sampling: the epoch is 0, a thread's count
+ * stays at 0 or below.
  */
 static inline bool unsampled(uint64_t size)
 {
-	return likely(sampling.mean) && likely((bytes_left -= (int64_t)size) > 0);
+	return likely(countdown.epoch == sampling.epoch) &&
+	       likely((countdown.bytes_left -= (int64_t)size) > 0);
 }
 
 /* The weight of an allocation unsampled() said false to. */

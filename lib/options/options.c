@@ -384,11 +384,14 @@ int ml_parse_options_flags(int argc, char **argv, struct ml_opts *o,
 				   "process: only with -p (and without %s)%s",
 				   o->no_preload ? "--no-preload" : o->obj ? "-O" : "-c or --kernel",
 				   "");
-	if (o->sample_bytes && (o->kernel || o->pid || o->no_preload || o->obj))
+	if (o->sample_bytes && o->pid && !o->inject)
 		return usage_error("--sample-bytes samples in the preload library: "
-				   "only with -c (and without %s)%s",
+				   "with -p it needs --inject%s%s", "", "");
+	if (o->sample_bytes && (o->kernel || o->no_preload || o->obj))
+		return usage_error("--sample-bytes samples in the preload library: "
+				   "only with -c or -p --inject (and without %s)%s",
 				   o->no_preload ? "--no-preload" : o->obj ? "-O" :
-				   "-p or --kernel", "");
+				   "--kernel", "");
 	if (!o->kernel) {
 		const char *k = o->cgroup ? "--cgroup" : o->percpu ? "-P/--percpu" :
 				o->backend == ML_BACKEND_FTRACE ? "--backend ftrace" :

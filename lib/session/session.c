@@ -198,7 +198,8 @@ static int configure_injected(pid_t pid, uint64_t bias, void *arg)
 {
 	struct ml_session *s = arg;
 
-	return ml_preload_set_flags(pid, s->preload_lib, bias, preload_flags(s->o));
+	return ml_preload_set_config(pid, s->preload_lib, bias, preload_flags(s->o),
+				     s->o->sample_bytes);
 }
 
 /*
@@ -214,19 +215,24 @@ static int inject_preload(struct ml_session *s)
 		"malloc_usable_size", "mmap", "mmap64", "munmap", "mremap",
 		"pthread_create", NULL,
 	};
+	struct ml_inject_hook hook = { .configure = configure_injected, .arg = s,
+				       .call = ML_PL_CONFIGURE_SYM };
 	char err[512];
 	int ret;
 
 	s->inj = xcalloc(1, sizeof(*s->inj));
-	ret = ml_inject_library_hook(s->pid, s->preload_lib, syms,
-				     configure_injected, s, s->inj, err,
-				     sizeof(err));
+	ret = ml_inject_library_hook(s->pid, s->preload_lib, syms, &hook,
+				     s->inj, err, sizeof(err));
 	if (ret) {
 		ml_err("--inject: %s", err);
 		free(s->inj);
 		s->inj = NULL;
 		return ret;
 	}
+	if (hook.call_ret != s->o->sample_bytes)
+		ml_warn("--sample-bytes: the preload library in process %d has "
+			"no memory for its sampled set: every allocation is "
+			"recorded", s->pid);
 	ml_debug("--inject: %s loaded in process %d, %zu GOT slots of %u "
 		 "objects redirected", s->preload_lib, s->pid, s->inj->nr_patches,
 		 s->inj->nr_objects);

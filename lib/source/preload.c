@@ -143,21 +143,29 @@ const char *ml_preload_unusable(const char *prog, bool stacks)
 	return why;
 }
 
-int ml_preload_set_flags(pid_t pid, const char *lib, uint64_t bias,
-			 uint32_t flags)
+int ml_preload_set_config(pid_t pid, const char *lib, uint64_t bias,
+			  uint32_t flags, uint64_t sample_bytes)
 {
 	struct ml_elf_func sym = { .name = ML_PL_CONTROL_SYM };
-	struct iovec local = { &flags, sizeof(flags) }, remote;
+	struct iovec local[2] = { { &sample_bytes, sizeof(sample_bytes) },
+				  { &flags, sizeof(flags) } }, remote[2];
+	uint64_t ctl;
 	const char *why;
+	ssize_t n;
 
 	if (ml_elf_find_funcs(lib, &sym, 1, &why) || !sym.vaddr)
 		return -ENOENT;
-	remote.iov_base = (void *)(bias + sym.vaddr +
-				   offsetof(struct ml_pl_control, flags));
-	remote.iov_len = sizeof(flags);
-	if (process_vm_writev(pid, &local, 1, &remote, 1, 0) != sizeof(flags))
+	ctl = bias + sym.vaddr;
+	remote[0] = (struct iovec){ (void *)(ctl + offsetof(struct ml_pl_control,
+							   sample_bytes)),
+				    sizeof(sample_bytes) };
+	remote[1] = (struct iovec){ (void *)(ctl + offsetof(struct ml_pl_control,
+							   flags)),
+				    sizeof(flags) };
+	n = process_vm_writev(pid, local, 2, remote, 2, 0);
+	if (n < 0)
 		return -errno;
-	return 0;
+	return n == sizeof(sample_bytes) + sizeof(flags) ? 0 : -EIO;
 }
 
 static int preload_open(struct ml_source *src, const struct ml_source_config *cfg)

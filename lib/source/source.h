@@ -96,11 +96,12 @@ char *ml_preload_find_lib(void);
 const char *ml_preload_unusable(const char *prog, bool stacks);
 
 /*
- * Set the ML_PL_* @flags of preload library @lib loaded at @bias in
- * process @pid (--inject: the process did not start with our environment).
- * 0 or -errno.
+ * Set the ML_PL_* @flags and the mean bytes between samples (0: every
+ * allocation) of preload library @lib loaded at @bias in process @pid
+ * (--inject: the process did not start with our environment; the library
+ * takes the rate when ML_PL_CONFIGURE_SYM is called).  0 or -errno.
  */
-int ml_preload_set_flags(pid_t pid, const char *lib, uint64_t bias,
-			 uint32_t flags);
+int ml_preload_set_config(pid_t pid, const char *lib, uint64_t bias,
+			  uint32_t flags, uint64_t sample_bytes);
 
 #endif /* MEMLEAK_SOURCE_H */

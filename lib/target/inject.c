@@ -1016,15 +1016,14 @@ int ml_inject_library(pid_t pid, const char *so_path,
 		      const char *const *symbols, struct ml_inject *inj,
 		      char *err, size_t errlen)
 {
-	return ml_inject_library_hook(pid, so_path, symbols, NULL, NULL, inj,
-				      err, errlen);
+	return ml_inject_library_hook(pid, so_path, symbols, NULL, inj, err,
+				      errlen);
 }
 
 int ml_inject_library_hook(pid_t pid, const char *so_path,
 			   const char *const *symbols,
-			   int (*before_patch)(pid_t pid, uint64_t bias, void *arg),
-			   void *arg, struct ml_inject *inj, char *err,
-			   size_t errlen)
+			   struct ml_inject_hook *hook, struct ml_inject *inj,
+			   char *err, size_t errlen)
 {
 #ifdef __x86_64__
 	static const char *const libc_names[] = {
@@ -1032,6 +1031,7 @@ int ml_inject_library_hook(pid_t pid, const char *so_path,
 	};
 	struct ctx c = { .pid = pid, .memfd = -1, .err = err, .errlen = errlen };
 	uint64_t fns[ARRAY_SIZE(libc_names)], dl[2], errno_addr = 0, handle;
+	uint64_t call_fn = 0;
 	uint64_t ldso_base, *defs = NULL, t0;
 	struct object *objs = NULL, *libc, *ldso, *lib;
 	size_t nobj = 0;
@@ -1168,6 +1168,8 @@ int ml_inject_library_hook(pid_t pid, const char *so_path,
 		defs = xcalloc(nsym + 1, sizeof(*defs));
 		if (elf) {
 			dynsym_values(elf, symbols, nsym, defs);
+			if (hook && hook->call)
+				dynsym_values(elf, &hook->call, 1, &call_fn);
 			bias = inj->bias;
 			for (int i = 0; i < nsym; i++) {
 				if (defs[i])
@@ -1185,13 +1187,24 @@ int ml_inject_library_hook(pid_t pid, const char *so_path,
 			goto restore;
 		}
 	}
-	if (before_patch) {
-		ret = before_patch(pid, inj->bias, arg);
+	if (hook && hook->configure) {
+		ret = hook->configure(pid, inj->bias, hook->arg);
 		if (ret) {
 			fail(&c, ret, "cannot configure %s in process %d: %s",
 			     so_path, pid, strerror(-ret));
 			goto restore;
 		}
+	}
+	if (hook && hook->call) {
+		if (!call_fn) {
+			ret = fail(&c, -ENOENT, "%s has no function %s", so_path,
+				   hook->call);
+			goto restore;
+		}
+		ret = remote_call(&c, hook->call, inj->bias + call_fn, 0, 0, NULL,
+				  &hook->call_ret);
+		if (ret)
+			goto restore;
 	}
 	t0 = ml_now_ns();
 	ret = patch_gots(&c, symbols, defs, inj->bias, ldso_base, inj);

@@ -52,16 +52,24 @@ int ml_inject_library(pid_t pid, const char *so_path,
 		      char *err, size_t errlen);
 
 /*
- * The same, with @before_patch(@pid, load bias, @arg) called once the
- * library is loaded and before anything points at it, every thread still
- * stopped: the moment to configure the library.  Non-zero from it undoes
- * nothing yet done and fails the injection with that value.
+ * What ml_inject_library_hook() does once the library is loaded, before
+ * anything points at it, every thread still stopped: @configure(pid, load
+ * bias, @arg), whose non-zero value fails the injection (nothing done yet
+ * to undo); then, if @call names a function of the library, it calls it
+ * (no arguments) in the thread it borrowed, its value in @call_ret.
  */
+struct ml_inject_hook {
+	int (*configure)(pid_t pid, uint64_t bias, void *arg);
+	void *arg;
+	const char *call;
+	uint64_t call_ret;
+};
+
+/* ml_inject_library() with @hook (NULL: none), the moment to configure it. */
 int ml_inject_library_hook(pid_t pid, const char *so_path,
 			   const char *const *symbols,
-			   int (*before_patch)(pid_t pid, uint64_t bias, void *arg),
-			   void *arg, struct ml_inject *inj, char *err,
-			   size_t errlen);
+			   struct ml_inject_hook *hook, struct ml_inject *inj,
+			   char *err, size_t errlen);
 
 /*
  * Write the old values of the slots back (stopping the threads again), so

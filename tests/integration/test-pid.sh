@@ -131,6 +131,40 @@ kill -TERM "$TARGET"
 wait_exit "$TARGET" 10
 check_eq "-p --inject: the target exits 0 on SIGTERM" 0 "$WAIT_RC" "${WAIT_CTX:-}"
 
+# 6. -p --inject --sample-bytes: the library, loaded already, is told the
+# rate by memleak (ml_preload_configure) and each run may change it.  At a
+# sample per GiB none of the 10 blocks of 777 bytes is a sample (that they
+# would be, 1 in 138,000); then every block is recorded again; then at a
+# sample per 16 bytes each is a sample of weight 1: the exact totals.
+start_target inject-sampled-target
+for run in "1g 0" "none 10" "16 10"; do
+	set -- $run
+	opt=--sample-bytes=$1
+	[ "$1" == none ] && opt=
+	start_memleak "inject-sampled-$1" -p "$TARGET" --inject $opt 1 3
+	wait_for "$ML_OUT" "$RE_HEADER" 20
+	signal_leak "--inject ${opt:-after a sampled run}"
+	wait_exit "$ML_PID" 30
+	ML_RC=$WAIT_RC
+	check_exit "-p --inject ${opt:-after a sampled run}: exits 0" 0
+	if [ "$2" == 0 ]; then
+		check_nstacks "-p --inject $opt: no sample among 10 blocks" "$ML_OUT" 0
+	else
+		check_stack "-p --inject ${opt:-after a sampled run}: 7770 bytes in 10 allocations" \
+			"$ML_OUT" 7770 10 "$SIGNAL_LEAK" "$CALLER"
+		check_nstacks "-p --inject ${opt:-after a sampled run}: only that stack" "$ML_OUT" 1
+	fi
+	check_no_grep "-p --inject ${opt:-after a sampled run}: no losses" "$RE_LOST" "$ML_OUT"
+done
+kill -TERM "$TARGET"
+wait_exit "$TARGET" 10
+check_eq "-p --inject --sample-bytes: the target exits 0 on SIGTERM" 0 "$WAIT_RC" "${WAIT_CTX:-}"
+
+ml sample-no-inject -p "$$" --sample-bytes
+check_exit "-p --sample-bytes without --inject: usage error" 2
+check_grep "-p --sample-bytes without --inject: says it needs --inject" \
+	'with -p it needs --inject' "$ML_ERR"
+
 ml inject-no-pid --inject -c true
 check_exit "--inject without -p: usage error" 2
 check_grep "--inject without -p: says it needs -p" 'only with -p' "$ML_ERR"
