@@ -192,7 +192,10 @@ static struct sampled_set {
 /* in the library's own data: a free's look is one load, no pointer first */
 static uint64_t filter[(1 << FILTER_BITS) / 64] __attribute__((aligned(64)));
 static uint16_t filter_counts[1 << FILTER_BITS];	/* sampled blocks per bit */
-/* read by every call, fixed at init: a line no write shares */
+/*
+ * Read by every call, set while no call runs (sampling_set()): a line no
+ * write shares.
+ */
 static struct {
 	uint64_t mean;		/* ctl.sample_bytes */
 	unsigned int shift;	/* ml_pl_filter_shift(mean) */
