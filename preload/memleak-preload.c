@@ -286,6 +286,15 @@ static int flusher_quit;	/* it is asked to leave */
 
 static void start_pthread_flusher(void);
 
+/* Block every signal (@old: to restore): a flusher takes none of the program's. */
+static void block_signals(sigset_t *old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, old);
+}
+
 #ifdef __x86_64__
 static long raw_syscall(long nr, long a, long b)
 {
@@ -313,11 +322,9 @@ static void start_flusher(void)
 {
 	const size_t size = 64 * 1024;
 	char *stack = raw_mmap(size);
-	sigset_t all, old;
+	sigset_t old;
 
-	/* It must take no signal meant for the program. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	block_signals(&old);
 	__atomic_store_n(&flusher_raw, 1, __ATOMIC_RELEASE);
 	if (!stack || clone(flusher_task, stack + size, CLONE_VM | CLONE_FS |
 			    CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
@@ -348,13 +355,12 @@ static void *flusher_thread(void *arg)
 static void start_pthread_flusher(void)
 {
 	pthread_attr_t attr;
-	sigset_t all, old;
+	sigset_t old;
 	pthread_t t;
 
 	if (!real_pthread_create)
 		return;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	block_signals(&old);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 64 * 1024);
