@@ -113,8 +113,28 @@ struct {
 	__uint(max_entries, ML_UNWIND_VMAS_MAX);
 } unwind_vmas SEC(".maps");
 
+/*
+ * A thread's last stacks, by where the walk began (pc, sp): the same
+ * stack if every return address still sits where the walk read it, a
+ * check of one read a frame instead of a walk (as the preload library
+ * remembers its walks).  Only complete walks of up to UNWIND_MEMO_DEPTH
+ * frames are remembered.
+ */
+#define UNWIND_MEMO		4	/* a power of 2 */
+#define UNWIND_MEMO_DEPTH	32	/* a power of 2 */
+
+struct ml_unwind_memo {
+	__u64 pc, sp;
+	__u32 depth;		/* 0: empty */
+	__s32 id;
+	__u64 ip[UNWIND_MEMO_DEPTH];
+	__u64 slot[UNWIND_MEMO_DEPTH];	/* where ip[i] (i > 0) was read */
+};
+
 struct ml_unwind_state {
 	struct ml_ustack stack;
+	__u64 slot[UNWIND_MEMO_DEPTH];	/* where stack.ips[i] was read */
+	struct ml_unwind_memo memo[UNWIND_MEMO];
 	__u64 pc, sp, bp;
 	__u64 hash;		/* of the frames so far */
 	__u32 depth;
@@ -303,6 +323,12 @@ static long unwind_step(__u32 i, void *data)
 	}
 	pc = st->pc;
 	st->stack.ips[d] = pc;
+	if (d < UNWIND_MEMO_DEPTH) {	/* the CFA less 8, for d > 0 */
+		__u32 j = d;
+
+		barrier_var(j);
+		st->slot[j & (UNWIND_MEMO_DEPTH - 1)] = st->sp - 8;
+	}
 	st->depth = d + 1;
 	st->hash = unwind_mix(st->hash, pc);
 
@@ -461,13 +487,41 @@ static __always_inline __s32 unwind_store(struct ml_unwind_state *st, __u64 h)
 	return id;
 }
 
+struct ml_unwind_check {
+	struct ml_unwind_memo *m;
+	__u32 ok;
+};
+
+/* Frame @i of a remembered stack: is its return address still there? */
+static long unwind_check_step(__u32 i, void *data)
+{
+	struct ml_unwind_check *c = data;
+	struct ml_unwind_memo *m = c->m;
+	__u64 v;
+
+	if (!m || i >= m->depth || i >= UNWIND_MEMO_DEPTH)
+		return 1;
+	if (!i)
+		return 0;
+	barrier_var(i);
+	i &= UNWIND_MEMO_DEPTH - 1;	/* the verifier's bound */
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)m->slot[i]) ||
+	    v != m->ip[i]) {
+		c->ok = 0;
+		return 1;
+	}
+	return 0;
+}
+
 /* Unwind the user stack of @regs; a stack id for unwind_stacks, or -errno. */
 static __always_inline __s32 ml_unwind_user_stack(struct pt_regs *regs)
 {
 	struct ml_unwind_state *st;
+	struct ml_unwind_memo *m;
 	struct ml_unwind_ctx c;
+	__u64 h, pc, sp;
 	__u32 depth;
-	__u64 h;
+	__s32 id;
 
 	st = bpf_task_storage_get(&unwind_scratch, bpf_get_current_task_btf(), NULL,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -475,9 +529,19 @@ static __always_inline __s32 ml_unwind_user_stack(struct pt_regs *regs)
 		count(ML_CNT_STACK_LOST);
 		return -ENOMEM;
 	}
+	pc = PT_REGS_IP(regs);
+	sp = PT_REGS_SP(regs);
+	m = &st->memo[((pc >> 2) ^ (sp >> 3)) & (UNWIND_MEMO - 1)];
+	if (m->depth && m->pc == pc && m->sp == sp) {
+		struct ml_unwind_check chk = { .m = m, .ok = 1 };
+
+		bpf_loop(UNWIND_MEMO_DEPTH, unwind_check_step, &chk, 0);
+		if (chk.ok)
+			return m->id;
+	}
 	c.st = st;
-	st->pc = PT_REGS_IP(regs);
-	st->sp = PT_REGS_SP(regs);
+	st->pc = pc;
+	st->sp = sp;
 	st->bp = PT_REGS_FP(regs);
 	st->bp_valid = 1;
 	st->depth = 0;
@@ -501,7 +565,19 @@ static __always_inline __s32 ml_unwind_user_stack(struct pt_regs *regs)
 	/* Readers stop at the first 0: what follows is stale, unread. */
 	if (depth < ML_MAX_STACK_DEPTH)
 		st->stack.ips[depth] = 0;
-	return unwind_store(st, h);
+	id = unwind_store(st, h);
+	m->depth = 0;
+	if (id >= 0 && st->done == UNWIND_COMPLETE && depth <= UNWIND_MEMO_DEPTH) {
+		for (__u32 i = 0; i < UNWIND_MEMO_DEPTH; i++) {
+			m->ip[i] = st->stack.ips[i];
+			m->slot[i] = st->slot[i];
+		}
+		m->pc = pc;
+		m->sp = sp;
+		m->id = id;
+		m->depth = depth;
+	}
+	return id;
 }
 
 /*
