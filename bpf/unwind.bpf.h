@@ -120,7 +120,7 @@ struct {
  * remembers its walks).  Only complete walks of up to UNWIND_MEMO_DEPTH
  * frames are remembered.
  */
-#define UNWIND_MEMO		4	/* a power of 2 */
+#define UNWIND_MEMO		16	/* a power of 2 */
 #define UNWIND_MEMO_DEPTH	32	/* a power of 2 */
 
 struct ml_unwind_memo {

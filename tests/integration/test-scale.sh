@@ -22,6 +22,15 @@ check_grep "record: all blocks and stacks written" \
 	"^\[ memleak record: wrote [0-9.]+ MB to .*scale.data: $BLOCKS outstanding blocks, $STACKS stacks, [0-9]+ snapshots \]$" \
 	"$ML_ERR"
 
+# Through libc uprobes, whose BPF unwinder remembers a thread's stacks by
+# where the walk began: every leaf() calls malloc at the same pc and sp, the
+# return addresses above tell the 5000 stacks apart.
+ml record-uprobes record -o "$OUT/uprobes.data" --no-preload -c "$S 20000 5000" 3600
+check_exit "record --no-preload: exits 0" 0
+check_grep "record --no-preload: 20000 blocks in 5000 stacks" \
+	"^\[ memleak record: wrote [0-9.]+ MB to .*uprobes.data: 20000 outstanding blocks, 5000 stacks, [0-9]+ snapshots \]$" \
+	"$ML_ERR"
+
 ml report report -i "$DATA" --stdio
 REPORT=$ML_OUT
 check_exit "report: exits 0" 0
