@@ -253,10 +253,11 @@ proc_context()
 
 # wait_exit PID [SECONDS]: wait for a child to exit and set WAIT_RC to its
 # status; 1 (WAIT_RC=timeout) if it is still running after SECONDS, and
-# WAIT_CTX names a file of what it was doing then.
+# WAIT_CTX names a file of what it was doing then, and of whether it
+# exited in the 20 s after.
 wait_exit()
 {
-	local deadline=$((SECONDS + ${2:-20}))
+	local deadline=$((SECONDS + ${2:-20})) late
 
 	WAIT_CTX=
 
@@ -269,6 +270,16 @@ wait_exit()
 		WAIT_RC=timeout
 		WAIT_CTX=$OUT/stuck-$1.txt
 		proc_context "$1" >"$WAIT_CTX" 2>&1
+		for late in $(seq 200); do
+			[ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ] ||
+				break
+			sleep 0.1
+		done
+		if [ "$late" == 200 ]; then
+			echo "still running 20 s after the deadline" >>"$WAIT_CTX"
+		else
+			echo "exited (or a zombie) about $((late / 10)).$((late % 10)) s after the deadline" >>"$WAIT_CTX"
+		fi
 		return 1
 	fi
 	wait "$1" 2>/dev/null
