@@ -251,6 +251,13 @@ proc_context()
 		grep -E '^(Thread|#)'
 }
 
+# running PID: the process is there and not a zombie (a zombie child
+# still answers kill -0)
+running()
+{
+	[ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
 # wait_exit PID [SECONDS]: wait for a child to exit and set WAIT_RC to its
 # status; 1 (WAIT_RC=timeout) if it is still running after SECONDS, and
 # WAIT_CTX names a file of what it was doing then, and of whether it
@@ -261,18 +268,15 @@ wait_exit()
 
 	WAIT_CTX=
 
-	while kill -0 "$1" 2>/dev/null && [ "$SECONDS" -le "$deadline" ]; do
-		# a zombie child still answers kill -0: look at its state
-		[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" == Z ] && break
+	while running "$1" && [ "$SECONDS" -le "$deadline" ]; do
 		sleep 0.05
 	done
-	if [ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; then
+	if running "$1"; then
 		WAIT_RC=timeout
 		WAIT_CTX=$OUT/stuck-$1.txt
 		proc_context "$1" >"$WAIT_CTX" 2>&1
 		for late in $(seq 200); do
-			[ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ] ||
-				break
+			running "$1" || break
 			sleep 0.1
 		done
 		if [ "$late" == 200 ]; then
