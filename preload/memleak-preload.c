@@ -111,12 +111,17 @@ EXPORT struct ml_pl_control ml_preload_control = {
 #define WALK_CACHE	64	/* per thread */
 #define WALK_DEPTH	48	/* frames a cached stack can have */
 
+/*
+ * A stack as the unwinder found it: what the check of a call reads (the
+ * header and where each return address is, as an offset from sp0) comes
+ * first, in a line or two; the frames only when they are sent.
+ */
 struct walk_entry {
 	uintptr_t ra0, sp0;	/* the call site, where its return address is */
-	uint64_t hash;
+	uint64_t hash;		/* of ips[] */
 	uint32_t depth;
+	uint32_t off[WALK_DEPTH];	/* ips[i] is at sp0 + off[i] (i > 0) */
 	uint64_t ips[WALK_DEPTH];
-	uintptr_t slots[WALK_DEPTH];	/* where ips[i] is on the stack */
 };
 
 struct ml_thread {
@@ -145,14 +150,15 @@ static TLS struct ml_thread *self;
 static TLS int guard;		/* inside the library: calls go straight through */
 static TLS bool thread_done;	/* past our thread-exit destructor */
 /*
- * Sampling, per thread: bytes until the next sample (counted down by every
- * allocation; 0 or less: this one is sampled), drawn for sampling.epoch
- * (0: never; another: the rate changed since, draw again), and the random
- * stream of the draws.
+ * Sampling, per thread: the count-down to the next sample, which every
+ * allocation's size lowers, held as sampling.base plus the bytes left (at
+ * or under the base: this one is sampled); the base it was drawn for (0:
+ * never; another than sampling.base: the rate changed since, draw again);
+ * and the random stream of the draws.
  */
 static TLS struct {
-	int64_t bytes_left;
-	uint32_t epoch;
+	int64_t left;
+	int64_t base;
 } countdown;
 static TLS uint64_t rng;
 
@@ -169,29 +175,40 @@ static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *,
 				  void *(*)(void *), void *);
 
 /*
- * Sampled blocks still allocated: only their frees are sent.  The set
- * (striped, locked) is only looked into when the filter says an address
- * may be in it: a bit per granule of address space (ml_pl_filter_bit(),
- * 1 KiB at the default rate), set while some sampled block starts there,
- * read without a lock by every free.  A bit's stripe is the one its
- * blocks are in, and the count behind it changes under that stripe's lock,
- * only when a block is sampled or a sampled one freed.  A block is counted
- * before malloc returns it and uncounted by its free before libc has it
- * back, so a free of a sampled block always sees its bit; other blocks of
- * the same bit only cost a look into the set.
+ * Sampled blocks still allocated: only their frees are sent.  The address
+ * space is cut in granules (ml_pl_filter_bit(): 1 KiB at the default
+ * rate, wrapping every 64 MiB); a granule's entry holds a sampled block
+ * that starts in it, and counts those beyond the first, which go in its
+ * stripe's overflow set.  Its bit in the filter, read without a lock by
+ * every free, is set while it holds any: a free whose bit is clear goes
+ * straight to libc.  A granule's stripe lock guards its entry and bit; a
+ * block is counted before malloc returns it and uncounted by its free
+ * before libc has it back, so the free of a sampled block always sees its
+ * bit.  Sampling a block or freeing it touches three lines: its stripe's,
+ * its granule's and its filter word.
  */
+#define FILTER_BITS	16
+static struct granule {
+	uint64_t addr;		/* one of its sampled blocks, or 0 */
+	uint64_t more;		/* its blocks in the overflow set */
+} granules[1 << FILTER_BITS];	/* 1 MiB, touched as used */
+static bool granules_used;
+/*
+ * In the library's own data: a free's look is one load, no pointer first.
+ * Every bit set while every allocation is recorded (no sampling).
+ */
+static uint64_t filter[(1 << FILTER_BITS) / 64] __attribute__((aligned(64))) = {
+	[0 ... (1 << FILTER_BITS) / 64 - 1] = ~0ULL
+};
+
 #define SAMPLED_STRIPES	64
 #define SAMPLED_SLOTS_MIN	256		/* per stripe at first (a page) */
 #define SAMPLED_SLOTS_MAX	(1 << 14)	/* per stripe at most */
-#define FILTER_BITS	16
 static struct sampled_set {
 	int lock;
 	uint32_t used, tomb, cap;	/* cap: slots, a power of 2 */
 	uint64_t *slot;			/* 0 empty, 1 deleted, else an address */
 } __attribute__((aligned(64))) sampled[SAMPLED_STRIPES];	/* a line each */
-/* in the library's own data: a free's look is one load, no pointer first */
-static uint64_t filter[(1 << FILTER_BITS) / 64] __attribute__((aligned(64)));
-static uint16_t filter_counts[1 << FILTER_BITS];	/* sampled blocks per bit */
 /*
  * Read by every call, set while no call runs (sampling_set()): a line no
  * write shares.
@@ -199,8 +216,14 @@ static uint16_t filter_counts[1 << FILTER_BITS];	/* sampled blocks per bit */
 static struct {
 	uint64_t mean;		/* ctl.sample_bytes */
 	unsigned int shift;	/* ml_pl_filter_shift(mean) */
-	uint32_t epoch;		/* raised by each new mean (0: none yet) */
-} __attribute__((aligned(64))) sampling;
+	/*
+	 * Each new mean's: a count-down drawn for an earlier one is at or
+	 * under it (the draws are at most BASE_STEP).  INT64_MAX: every
+	 * allocation is recorded.
+	 */
+	int64_t base;
+} __attribute__((aligned(64))) sampling = { .base = INT64_MAX };
+#define BASE_STEP	(1LL << 46)	/* 16384 times the largest mean memleak sets */
 static uint64_t sample_seed;		/* MEMLEAK_PRELOAD_SEED (tests), 0: none */
 
 static void spin_lock(int *l)
@@ -397,13 +420,14 @@ static void flusher_to_pthread(void)
  */
 static void sampling_set(uint64_t mean)
 {
-	static uint32_t epochs;
+	static int64_t base;
 
 	if (mean == sampling.mean)
 		return;
 	/* every allocation, meanwhile and if there is no memory for the set */
 	sampling.mean = 0;
-	sampling.epoch = 0;
+	sampling.base = INT64_MAX;
+	memset(filter, 0xff, sizeof(filter));
 	if (!mean)
 		return;
 	for (int i = 0; i < SAMPLED_STRIPES; i++) {
@@ -420,16 +444,18 @@ static void sampling_set(uint64_t mean)
 	}
 	/* an earlier mean's blocks and bits */
 	memset(filter, 0, sizeof(filter));
-	memset(filter_counts, 0, sizeof(filter_counts));
+	if (granules_used)
+		memset(granules, 0, sizeof(granules));
+	granules_used = true;
 	for (int i = 0; i < SAMPLED_STRIPES; i++) {
 		memset(sampled[i].slot, 0, sampled[i].cap * sizeof(uint64_t));
 		sampled[i].used = sampled[i].tomb = 0;
 	}
 	sampling.shift = ml_pl_filter_shift(mean);
 	__atomic_store_n(&sampling.mean, mean, __ATOMIC_RELEASE);
-	if (!++epochs)
-		epochs = 1;
-	__atomic_store_n(&sampling.epoch, epochs, __ATOMIC_RELEASE);
+	/* the next base, back to the first after some 130000 means */
+	base = base < INT64_MAX - 2 * BASE_STEP ? base + BASE_STEP : BASE_STEP;
+	__atomic_store_n(&sampling.base, base, __ATOMIC_RELEASE);
 }
 
 /*
@@ -720,9 +746,9 @@ static void atfork_child(void)
  * check as cheap as a frame-pointer walk.
  */
 struct uw {
-	uintptr_t ra0, prev_cfa;
+	uintptr_t ra0, sp0;
 	uint64_t *ips;
-	uintptr_t *slots;
+	uint32_t *off;		/* NULL: where they are does not fit */
 	int depth, started;
 };
 
@@ -733,10 +759,8 @@ static _Unwind_Reason_Code uw_frame(struct _Unwind_Context *ctx, void *arg)
 
 	if (!u->started) {
 		/* our own frames first: start at the caller's */
-		if (ip != u->ra0) {
-			u->prev_cfa = cfa;
+		if (ip != u->ra0)
 			return _URC_NO_REASON;
-		}
 		u->started = 1;
 	}
 	if (!ip)
@@ -749,10 +773,13 @@ static _Unwind_Reason_Code uw_frame(struct _Unwind_Context *ctx, void *arg)
 	 * Where this return address is on the stack: at the CFA libgcc gives
 	 * with it, minus 8 (the CFA of the frame that returns to it).
 	 */
-	if (u->depth < WALK_DEPTH)
-		u->slots[u->depth] = cfa - 8;
+	if (u->off && u->depth < WALK_DEPTH) {
+		if (cfa - 8 > u->sp0 && cfa - 8 - u->sp0 < UINT32_MAX)
+			u->off[u->depth] = cfa - 8 - u->sp0;
+		else if (u->depth)
+			u->off = NULL;
+	}
 	u->ips[u->depth++] = ip;
-	u->prev_cfa = cfa;
 	return _URC_NO_REASON;
 }
 
@@ -784,42 +811,62 @@ static int fp_walk(uintptr_t *fp, uintptr_t ra0, uint64_t *ips,
 }
 
 /*
- * The caller's stack, leaf first, into @ips (ML_MAX_STACK_DEPTH), and its
- * hash.  @fp is the frame of the exported function the program called
+ * Is the stack of this call the one @w remembers?  The return addresses
+ * read where the unwinder found them must hash to its stack's hash: a
+ * line or two of @w and a load a frame, no frame compared one by one.
+ */
+static inline bool walk_same(const struct walk_entry *w, uintptr_t sp0,
+			     uintptr_t ra0, const struct ml_thread *t)
+{
+	uint64_t lim = t->stack_hi > sp0 ? t->stack_hi - sp0 : UINT32_MAX;
+	uint64_t h = ml_pl_hash_mix(ML_PL_HASH_SEED, ra0);
+	uint32_t depth = w->depth;
+
+	if (w->ra0 != ra0 || w->sp0 != sp0 || !depth)
+		return false;
+	for (uint32_t i = 1; i < depth; i++) {
+		if (w->off[i] >= lim)
+			return false;
+		h = ml_pl_hash_mix(h, *(const uint64_t *)(sp0 + w->off[i]));
+	}
+	return ml_pl_hash_end(h, depth) == w->hash;
+}
+
+/*
+ * The caller's stack, leaf first: its depth and hash, and in *@frames
+ * where its frames are (@ips, ML_MAX_STACK_DEPTH, or the walk cache's
+ * copy).  @fp is the frame of the exported function the program called
  * (its return address, @ra0, at fp + 8).
  */
 static NOINLINE int walk_stack(uintptr_t *fp, uintptr_t ra0, uint64_t *ips,
-			       uint64_t *hash, struct ml_thread *t)
+			       const uint64_t **frames, uint64_t *hash,
+			       struct ml_thread *t)
 {
 	uintptr_t sp0 = (uintptr_t)(fp + 1);
 	struct walk_entry *w = &t->walk[((ra0 >> 2) ^ (sp0 >> 3)) % WALK_CACHE];
-	uintptr_t slots[WALK_DEPTH];
-	struct uw u = { .ra0 = ra0, .ips = ips, .slots = slots };
+	uint32_t off[WALK_DEPTH];
+	struct uw u = { .ra0 = ra0, .sp0 = sp0, .ips = ips, .off = off };
 	uint64_t h = ML_PL_HASH_SEED;
-	bool same = w->ra0 == ra0 && w->sp0 == sp0 && w->depth;
 
-	for (uint32_t i = 1; same && i < w->depth; i++)
-		if (w->slots[i] <= sp0 || (t->stack_hi && w->slots[i] >= t->stack_hi) ||
-		    *(uint64_t *)w->slots[i] != w->ips[i])
-			same = false;
-	if (same) {
-		memcpy(ips, w->ips, w->depth * sizeof(ips[0]));
+	if (walk_same(w, sp0, ra0, t)) {
+		*frames = w->ips;
 		*hash = w->hash;
 		return w->depth;
 	}
+	*frames = ips;
 	_Unwind_Backtrace(uw_frame, &u);
 	if (!u.depth)
 		u.depth = fp_walk(fp, ra0, ips, t);
 	for (int i = 0; i < u.depth; i++)
 		h = ml_pl_hash_mix(h, ips[i]);
 	*hash = h = ml_pl_hash_end(h, u.depth);
-	if (u.started && u.depth <= WALK_DEPTH) {
+	if (u.started && u.off && u.depth <= WALK_DEPTH) {
 		w->ra0 = ra0;
 		w->sp0 = sp0;
 		w->hash = h;
 		w->depth = u.depth;
 		memcpy(w->ips, ips, u.depth * sizeof(ips[0]));
-		memcpy(w->slots, slots, u.depth * sizeof(slots[0]));
+		memcpy(w->off, off, u.depth * sizeof(off[0]));
 	} else {
 		w->depth = 0;
 	}
@@ -831,12 +878,13 @@ static uint64_t take_stack(struct ml_thread *t, uintptr_t *fp, uintptr_t ra0)
 {
 	struct ml_pl_stack *s;
 	uint64_t ips[ML_MAX_STACK_DEPTH], h;
+	const uint64_t *frames;
 	uint32_t slot;
 	int depth;
 
 	if (ctl.flags & ML_PL_NO_STACKS)
 		return 0;
-	depth = walk_stack(fp, ra0, ips, &h, t);
+	depth = walk_stack(fp, ra0, ips, &frames, &h, t);
 
 	if (unlikely(t->sent_gen != ctl.generation)) {
 		memset(t->sent, 0, sizeof(t->sent));
@@ -854,7 +902,7 @@ static uint64_t take_stack(struct ml_thread *t, uintptr_t *fp, uintptr_t ra0)
 		flush_locked(t);
 	s = &t->stacks[t->batch.nr_stacks++];
 	s->hash = h;
-	memcpy(s->ips, ips, depth * sizeof(ips[0]));
+	memcpy(s->ips, frames, depth * sizeof(frames[0]));
 	if (depth < ML_MAX_STACK_DEPTH)
 		s->ips[depth] = 0;
 	t->sent[slot] = h;	/* a full probe run overwrites: sent again, no harm */
@@ -873,13 +921,6 @@ static uint64_t take_stack(struct ml_thread *t, uintptr_t *fp, uintptr_t ra0)
 static uint32_t slot_of(uint64_t addr, uint32_t cap)
 {
 	return (uint32_t)(((addr >> 4) * 0xff51afd7ed558ccdULL) >> 32) & (cap - 1);
-}
-
-/* @addr's stripe: its filter bit's (so that the lock guards the count). */
-static struct sampled_set *stripe(uint64_t addr)
-{
-	return &sampled[ml_pl_filter_bit(addr, sampling.shift, FILTER_BITS) %
-			SAMPLED_STRIPES];
 }
 
 /*
@@ -909,22 +950,6 @@ static bool stripe_rebuild(struct sampled_set *s, uint32_t cap)
 	return true;
 }
 
-/*
- * Count @addr in the filter up (+1) or down (-1), its bit with it; under
- * its stripe's lock (a word's other bits are other stripes').
- */
-static void filter_count(uint64_t addr, int delta)
-{
-	uint32_t h = ml_pl_filter_bit(addr, sampling.shift, FILTER_BITS);
-	uint16_t *c = &filter_counts[h];
-
-	if (delta > 0 && (*c)++ == 0)
-		__atomic_or_fetch(&filter[h / 64], 1ULL << (h % 64), __ATOMIC_RELEASE);
-	else if (delta < 0 && *c && --*c == 0)
-		__atomic_and_fetch(&filter[h / 64], ~(1ULL << (h % 64)),
-				   __ATOMIC_RELEASE);
-}
-
 /* May @addr be a sampled block?  Never false for one. */
 static inline bool maybe_sampled(uint64_t addr)
 {
@@ -933,14 +958,13 @@ static inline bool maybe_sampled(uint64_t addr)
 	return __atomic_load_n(&filter[h / 64], __ATOMIC_RELAXED) >> (h % 64) & 1;
 }
 
-static void sampled_add(uint64_t addr)
+/* Into stripe @s's overflow set (locked); false if full (its free goes unseen). */
+static bool overflow_add(struct sampled_set *s, uint64_t addr)
 {
-	struct sampled_set *s = stripe(addr);
 	uint32_t i;
 
 	if (!s->slot)
-		return;
-	spin_lock(&s->lock);
+		return false;
 	if (s->used + s->tomb + 1 > s->cap * 3 / 4) {
 		/* more than half live: twice the slots; else only the deleted go */
 		if (s->used + 1 > s->cap / 2 && s->cap < SAMPLED_SLOTS_MAX)
@@ -948,34 +972,29 @@ static void sampled_add(uint64_t addr)
 		else if (s->tomb)
 			stripe_rebuild(s, s->cap);
 	}
-	if (s->used < s->cap * 3 / 4) {	/* else full: its free goes unseen */
-		i = slot_of(addr, s->cap);
-		while (s->slot[i] > 1)
-			i = (i + 1) & (s->cap - 1);
-		if (s->slot[i] == 1)
-			s->tomb--;
-		s->slot[i] = addr;
-		s->used++;
-		filter_count(addr, 1);
-	}
-	spin_unlock(&s->lock);
+	if (s->used >= s->cap * 3 / 4)
+		return false;
+	i = slot_of(addr, s->cap);
+	while (s->slot[i] > 1)
+		i = (i + 1) & (s->cap - 1);
+	if (s->slot[i] == 1)
+		s->tomb--;
+	s->slot[i] = addr;
+	s->used++;
+	return true;
 }
 
-/* True if @addr was a sampled block (it no longer is). */
-static bool sampled_take(uint64_t addr)
+/* Out of stripe @s's overflow set (locked): true if it was there. */
+static bool overflow_take(struct sampled_set *s, uint64_t addr)
 {
-	struct sampled_set *s = stripe(addr);
 	uint32_t i;
-	bool found = false;
 
-	if (!s->slot || !maybe_sampled(addr))
+	if (!s->slot)
 		return false;
-	spin_lock(&s->lock);
 	i = slot_of(addr, s->cap);
 	for (uint32_t n = 0; n < s->cap && s->slot[i]; n++) {
 		if (s->slot[i] == addr) {
 			s->used--;
-			found = true;
 			/*
 			 * Followed by an empty slot, no probe runs on past
 			 * it: empty, and so are the deleted ones before it.
@@ -991,11 +1010,52 @@ static bool sampled_take(uint64_t addr)
 				s->slot[i] = 1;
 				s->tomb++;
 			}
-			filter_count(addr, -1);
-			break;
+			return true;
 		}
 		i = (i + 1) & (s->cap - 1);
 	}
+	return false;
+}
+
+static void sampled_add(uint64_t addr)
+{
+	uint32_t h = ml_pl_filter_bit(addr, sampling.shift, FILTER_BITS);
+	struct sampled_set *s = &sampled[h % SAMPLED_STRIPES];
+	struct granule *g = &granules[h];
+
+	spin_lock(&s->lock);
+	if (!g->addr && !g->more) {
+		g->addr = addr;
+		__atomic_or_fetch(&filter[h / 64], 1ULL << (h % 64), __ATOMIC_RELEASE);
+	} else if (!g->addr) {
+		g->addr = addr;
+	} else if (overflow_add(s, addr)) {
+		g->more++;
+	}
+	spin_unlock(&s->lock);
+}
+
+/* True if @addr was a sampled block (it no longer is). */
+static bool sampled_take(uint64_t addr)
+{
+	uint32_t h = ml_pl_filter_bit(addr, sampling.shift, FILTER_BITS);
+	struct sampled_set *s = &sampled[h % SAMPLED_STRIPES];
+	struct granule *g = &granules[h];
+	bool found = false;
+
+	if (!maybe_sampled(addr))
+		return false;
+	spin_lock(&s->lock);
+	if (g->addr == addr) {
+		g->addr = 0;
+		found = true;
+	} else if (g->more && overflow_take(s, addr)) {
+		g->more--;
+		found = true;
+	}
+	if (found && !g->addr && !g->more)
+		__atomic_and_fetch(&filter[h / 64], ~(1ULL << (h % 64)),
+				   __ATOMIC_RELEASE);
 	spin_unlock(&s->lock);
 	return found;
 }
@@ -1113,34 +1173,39 @@ static inline bool cancel_alloc(struct ml_thread *t, uint64_t addr)
  */
 static NOINLINE uint32_t sample_slow(uint64_t size)
 {
-	uint32_t epoch = __atomic_load_n(&sampling.epoch, __ATOMIC_ACQUIRE);
+	int64_t base = __atomic_load_n(&sampling.base, __ATOMIC_ACQUIRE), left;
+	uint32_t w;
 
-	countdown.bytes_left += size;	/* counted again below */
-	if (guard || init_state != 2)
+	countdown.left = (int64_t)((uint64_t)countdown.left + size); /* again below */
+	if (guard || init_state != 2 || base == INT64_MAX)
 		return 0;	/* our own allocations are not the program's */
-	if (unlikely(countdown.epoch != epoch)) {
-		if (!countdown.epoch) {
+	if (unlikely(countdown.base != base)) {
+		if (!countdown.base) {
 			guard++;
 			rng = sample_seed ? sample_seed + syscall(SYS_gettid) - getpid() :
 				(uintptr_t)&rng ^ now_coarse() ^
 				((uint64_t)syscall(SYS_gettid) << 32);
 			guard--;
 		}
-		countdown.epoch = epoch;
-		countdown.bytes_left = ml_pl_next_sample(&rng, sampling.mean);
+		countdown.base = base;
+		countdown.left = base + ml_pl_next_sample(&rng, sampling.mean);
 	}
-	return ml_pl_countdown(&countdown.bytes_left, &rng, size, sampling.mean);
+	left = countdown.left - base;
+	w = ml_pl_countdown(&left, &rng, size, sampling.mean);
+	countdown.left = base + (left < BASE_STEP ? left : BASE_STEP);
+	return w;
 }
 
 /*
  * Sampling, and this allocation of @size is not sampled: true, and all it
- * cost was a subtraction.  Not sampling: the epoch is 0, a thread's count
- * stays at 0 or below.
+ * cost was a subtraction.  Not sampling, no count-down is above the base.
  */
 static inline bool unsampled(uint64_t size)
 {
-	return likely(countdown.epoch == sampling.epoch) &&
-	       likely((countdown.bytes_left -= (int64_t)size) > 0);
+	int64_t left = (int64_t)((uint64_t)countdown.left - size);
+
+	countdown.left = left;
+	return likely(left > sampling.base);
 }
 
 /* The weight of an allocation unsampled() said false to. */
@@ -1289,7 +1354,7 @@ static NOINLINE void free_rec(void *p)
 
 EXPORT void free(void *p)
 {
-	if (likely(sampling.mean) && likely(!maybe_sampled((uintptr_t)p)))
+	if (likely(!maybe_sampled((uintptr_t)p)))	/* sampling: mostly */
 		return __libc_free(p);
 	return free_rec(p);
 }
