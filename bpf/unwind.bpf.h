@@ -131,10 +131,31 @@ struct ml_unwind_memo {
 	__u64 slot[UNWIND_MEMO_DEPTH];	/* where ip[i] (i > 0) was read */
 };
 
+/*
+ * The outer part of a thread's last stacks, from frame UNWIND_TAIL_AT on,
+ * by where that frame is (pc, sp): a walk that gets there with a pc and sp
+ * remembered checks the rest as the memo does, instead of walking it (deep
+ * stacks whose leaf frames vary, as a compiler's).
+ */
+#define UNWIND_TAILS		16	/* a power of 2 */
+#define UNWIND_TAIL_AT		4
+#define UNWIND_TAIL_DEPTH	64	/* a power of 2 */
+#define UNWIND_SLOTS		128	/* a power of 2, over ML_MAX_STACK_DEPTH */
+
+struct ml_unwind_tail {
+	__u64 pc, sp;
+	__u32 depth;		/* frames from UNWIND_TAIL_AT on; 0: empty */
+	__u64 ip[UNWIND_TAIL_DEPTH];
+	__u64 slot[UNWIND_TAIL_DEPTH];	/* where ip[i] was read */
+};
+
 struct ml_unwind_state {
 	struct ml_ustack stack;
-	__u64 slot[UNWIND_MEMO_DEPTH];	/* where stack.ips[i] was read */
+	__u64 slot[UNWIND_SLOTS];	/* where stack.ips[i] was read */
 	struct ml_unwind_memo memo[UNWIND_MEMO];
+	struct ml_unwind_tail tail[UNWIND_TAILS];
+	__u32 tail_try;		/* this walk may stop at a remembered tail */
+	__u32 tail_hit;		/* it did: that tail is remembered already */
 	__u64 pc, sp, bp;
 	__u64 hash;		/* of the frames so far */
 	__u32 depth;
@@ -152,7 +173,7 @@ struct ml_unwind_state {
 	struct ml_unwind_vma cache[UNWIND_VMA_CACHE];
 };
 
-enum { UNWIND_RUNNING, UNWIND_COMPLETE, UNWIND_TRUNCATED };
+enum { UNWIND_RUNNING, UNWIND_COMPLETE, UNWIND_TRUNCATED, UNWIND_AT_TAIL };
 
 /*
  * The walk's state, per thread: a uprobe program can be preempted (a
@@ -305,6 +326,12 @@ static __always_inline __u64 unwind_mix(__u64 h, __u64 v)
 	return h;
 }
 
+static __always_inline struct ml_unwind_tail *unwind_tail_of(struct ml_unwind_state *st,
+							      __u64 pc, __u64 sp)
+{
+	return &st->tail[((pc >> 2) ^ (sp >> 3)) & (UNWIND_TAILS - 1)];
+}
+
 /* One frame: record st->pc, then compute the caller's pc, sp and bp. */
 static long unwind_step(__u32 i, void *data)
 {
@@ -322,12 +349,20 @@ static long unwind_step(__u32 i, void *data)
 		return 1;
 	}
 	pc = st->pc;
+	if (d == UNWIND_TAIL_AT && st->tail_try) {
+		struct ml_unwind_tail *t = unwind_tail_of(st, pc, st->sp);
+
+		if (t->depth && t->pc == pc && t->sp == st->sp) {
+			st->done = UNWIND_AT_TAIL;	/* its check, in the caller */
+			return 1;
+		}
+	}
 	st->stack.ips[d] = pc;
-	if (d < UNWIND_MEMO_DEPTH) {	/* the CFA less 8, for d > 0 */
+	{				/* the CFA less 8, for d > 0 */
 		__u32 j = d;
 
 		barrier_var(j);
-		st->slot[j & (UNWIND_MEMO_DEPTH - 1)] = st->sp - 8;
+		st->slot[j & (UNWIND_SLOTS - 1)] = st->sp - 8;
 	}
 	st->depth = d + 1;
 	st->hash = unwind_mix(st->hash, pc);
@@ -513,6 +548,91 @@ static long unwind_check_step(__u32 i, void *data)
 	return 0;
 }
 
+struct ml_unwind_tail_check {
+	struct ml_unwind_state *st;
+	struct ml_unwind_tail *t;
+	__u64 hash;
+	__u32 ok;
+};
+
+/*
+ * Frame @i of a remembered tail: is its return address still there?  It
+ * goes in the stack at UNWIND_TAIL_AT + @i meanwhile (a walk that goes on
+ * after a failed check writes over it).
+ */
+static long unwind_tail_step(__u32 i, void *data)
+{
+	struct ml_unwind_tail_check *c = data;
+	struct ml_unwind_state *st = c->st;
+	struct ml_unwind_tail *t = c->t;
+	__u32 d = UNWIND_TAIL_AT + i;
+	__u64 v;
+
+	if (!st || !t || i >= t->depth || i >= UNWIND_TAIL_DEPTH)
+		return 1;
+	barrier_var(i);
+	i &= UNWIND_TAIL_DEPTH - 1;	/* the verifier's bound */
+	if (i && (bpf_probe_read_user(&v, sizeof(v), (void *)t->slot[i]) ||
+		  v != t->ip[i])) {
+		c->ok = 0;
+		return 1;
+	}
+	barrier_var(d);
+	if (d >= ML_MAX_STACK_DEPTH)
+		return 1;
+	st->stack.ips[d] = t->ip[i];
+	st->slot[d & (UNWIND_SLOTS - 1)] = t->slot[i];
+	c->hash = unwind_mix(c->hash, t->ip[i]);
+	return 0;
+}
+
+/*
+ * The walk stopped at a remembered tail (st->pc, st->sp at frame
+ * UNWIND_TAIL_AT): the stack complete if the tail's return addresses are
+ * all still there, else the walk goes on.
+ */
+static __always_inline void unwind_tail(struct ml_unwind_state *st,
+					struct ml_unwind_ctx *c)
+{
+	struct ml_unwind_tail *t = unwind_tail_of(st, st->pc, st->sp);
+	struct ml_unwind_tail_check chk = { .st = st, .t = t, .hash = st->hash,
+					    .ok = 1 };
+	__u32 n = t->depth;
+
+	bpf_loop(UNWIND_TAIL_DEPTH, unwind_tail_step, &chk, 0);
+	if (chk.ok && n && n <= UNWIND_TAIL_DEPTH) {
+		st->depth = UNWIND_TAIL_AT + n;
+		st->hash = chk.hash;
+		st->done = UNWIND_COMPLETE;
+		st->tail_hit = 1;
+		return;
+	}
+	st->tail_try = 0;
+	st->done = UNWIND_RUNNING;
+	bpf_loop(ML_MAX_STACK_DEPTH, unwind_step, c, 0);
+}
+
+/* Remember the outer part of the complete stack just walked. */
+static __always_inline void unwind_tail_put(struct ml_unwind_state *st, __u32 depth)
+{
+	struct ml_unwind_tail *t;
+	__u64 pc, sp;
+
+	if (st->tail_hit || depth <= UNWIND_TAIL_AT ||
+	    depth - UNWIND_TAIL_AT > UNWIND_TAIL_DEPTH)
+		return;
+	pc = st->stack.ips[UNWIND_TAIL_AT];
+	sp = st->slot[UNWIND_TAIL_AT] + 8;
+	t = unwind_tail_of(st, pc, sp);
+	for (__u32 i = 0; i < UNWIND_TAIL_DEPTH; i++) {
+		t->ip[i] = st->stack.ips[UNWIND_TAIL_AT + i];
+		t->slot[i] = st->slot[UNWIND_TAIL_AT + i];
+	}
+	t->pc = pc;
+	t->sp = sp;
+	t->depth = depth - UNWIND_TAIL_AT;
+}
+
 /* Unwind the user stack of @regs; a stack id for unwind_stacks, or -errno. */
 static __always_inline __s32 ml_unwind_user_stack(struct pt_regs *regs)
 {
@@ -548,8 +668,12 @@ static __always_inline __s32 ml_unwind_user_stack(struct pt_regs *regs)
 	st->done = UNWIND_RUNNING;
 	st->hash = 0xcbf29ce484222325ULL;
 	st->vm_start = st->vm_end = 0;
+	st->tail_try = 1;
+	st->tail_hit = 0;
 	unwind_mm_seq(st);
 	bpf_loop(ML_MAX_STACK_DEPTH, unwind_step, &c, 0);
+	if (st->done == UNWIND_AT_TAIL)
+		unwind_tail(st, &c);
 
 	depth = st->depth;
 	h = st->hash;
@@ -566,6 +690,8 @@ static __always_inline __s32 ml_unwind_user_stack(struct pt_regs *regs)
 	if (depth < ML_MAX_STACK_DEPTH)
 		st->stack.ips[depth] = 0;
 	id = unwind_store(st, h);
+	if (id >= 0 && st->done == UNWIND_COMPLETE)
+		unwind_tail_put(st, depth);
 	m->depth = 0;
 	if (id >= 0 && st->done == UNWIND_COMPLETE && depth <= UNWIND_MEMO_DEPTH) {
 		for (__u32 i = 0; i < UNWIND_MEMO_DEPTH; i++) {

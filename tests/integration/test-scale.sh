@@ -23,8 +23,10 @@ check_grep "record: all blocks and stacks written" \
 	"$ML_ERR"
 
 # Through libc uprobes, whose BPF unwinder remembers a thread's stacks by
-# where the walk began: every leaf() calls malloc at the same pc and sp, the
-# return addresses above tell the 5000 stacks apart.
+# where the walk began, and their outer frames by where the fifth frame is:
+# every leaf() calls malloc at the same pc and sp, and four descend() call
+# sites make the fifth frames, the return addresses above tell the 5000
+# stacks apart.
 ml record-uprobes record -o "$OUT/uprobes.data" --no-preload -c "$S 20000 5000" 3600
 check_exit "record --no-preload: exits 0" 0
 check_grep "record --no-preload: 20000 blocks in 5000 stacks" \
