@@ -138,13 +138,14 @@ struct ml_unwind_memo {
  * stacks whose leaf frames vary, as a compiler's).
  */
 #define UNWIND_TAILS		16	/* a power of 2 */
-#define UNWIND_TAIL_AT		4
+#define UNWIND_TAIL_AT		4	/* and UNWIND_TAIL_AT2 */
+#define UNWIND_TAIL_AT2		10
 #define UNWIND_TAIL_DEPTH	64	/* a power of 2 */
 #define UNWIND_SLOTS		128	/* a power of 2, over ML_MAX_STACK_DEPTH */
 
 struct ml_unwind_tail {
 	__u64 pc, sp;
-	__u32 depth;		/* frames from UNWIND_TAIL_AT on; 0: empty */
+	__u32 depth;		/* frames from its start on; 0: empty */
 	__u64 ip[UNWIND_TAIL_DEPTH];
 	__u64 slot[UNWIND_TAIL_DEPTH];	/* where ip[i] was read */
 };
@@ -154,8 +155,8 @@ struct ml_unwind_state {
 	__u64 slot[UNWIND_SLOTS];	/* where stack.ips[i] was read */
 	struct ml_unwind_memo memo[UNWIND_MEMO];
 	struct ml_unwind_tail tail[UNWIND_TAILS];
-	__u32 tail_try;		/* this walk may stop at a remembered tail */
-	__u32 tail_hit;		/* it did: that tail is remembered already */
+	__u32 tail_from;	/* this walk may stop at a remembered tail from here */
+	__u32 tail_hit;		/* where it did (0: not): the tails from there are */
 	__u64 pc, sp, bp;
 	__u64 hash;		/* of the frames so far */
 	__u32 depth;
@@ -349,7 +350,7 @@ static long unwind_step(__u32 i, void *data)
 		return 1;
 	}
 	pc = st->pc;
-	if (d == UNWIND_TAIL_AT && st->tail_try) {
+	if ((d == UNWIND_TAIL_AT || d == UNWIND_TAIL_AT2) && d >= st->tail_from) {
 		struct ml_unwind_tail *t = unwind_tail_of(st, pc, st->sp);
 
 		if (t->depth && t->pc == pc && t->sp == st->sp) {
@@ -552,20 +553,21 @@ struct ml_unwind_tail_check {
 	struct ml_unwind_state *st;
 	struct ml_unwind_tail *t;
 	__u64 hash;
+	__u32 at;
 	__u32 ok;
 };
 
 /*
  * Frame @i of a remembered tail: is its return address still there?  It
- * goes in the stack at UNWIND_TAIL_AT + @i meanwhile (a walk that goes on
- * after a failed check writes over it).
+ * goes in the stack at c->at + @i meanwhile (a walk that goes on after a
+ * failed check writes over it).
  */
 static long unwind_tail_step(__u32 i, void *data)
 {
 	struct ml_unwind_tail_check *c = data;
 	struct ml_unwind_state *st = c->st;
 	struct ml_unwind_tail *t = c->t;
-	__u32 d = UNWIND_TAIL_AT + i;
+	__u32 d = c->at + i;
 	__u64 v;
 
 	if (!st || !t || i >= t->depth || i >= UNWIND_TAIL_DEPTH)
@@ -588,49 +590,50 @@ static long unwind_tail_step(__u32 i, void *data)
 
 /*
  * The walk stopped at a remembered tail (st->pc, st->sp at frame
- * UNWIND_TAIL_AT): the stack complete if the tail's return addresses are
- * all still there, else the walk goes on.
+ * st->depth): the stack complete if the tail's return addresses are all
+ * still there, else the walk goes on (and may stop at the next).
  */
 static __always_inline void unwind_tail(struct ml_unwind_state *st,
 					struct ml_unwind_ctx *c)
 {
 	struct ml_unwind_tail *t = unwind_tail_of(st, st->pc, st->sp);
 	struct ml_unwind_tail_check chk = { .st = st, .t = t, .hash = st->hash,
-					    .ok = 1 };
+					    .at = st->depth, .ok = 1 };
 	__u32 n = t->depth;
 
 	bpf_loop(UNWIND_TAIL_DEPTH, unwind_tail_step, &chk, 0);
-	if (chk.ok && n && n <= UNWIND_TAIL_DEPTH) {
-		st->depth = UNWIND_TAIL_AT + n;
+	if (chk.ok && n && n <= UNWIND_TAIL_DEPTH && chk.at + n <= ML_MAX_STACK_DEPTH) {
+		st->tail_hit = chk.at;
+		st->depth = chk.at + n;
 		st->hash = chk.hash;
 		st->done = UNWIND_COMPLETE;
-		st->tail_hit = 1;
 		return;
 	}
-	st->tail_try = 0;
+	st->tail_from = chk.at + 1;
 	st->done = UNWIND_RUNNING;
 	bpf_loop(ML_MAX_STACK_DEPTH, unwind_step, c, 0);
 }
 
-/* Remember the outer part of the complete stack just walked. */
-static __always_inline void unwind_tail_put(struct ml_unwind_state *st, __u32 depth)
+/* Remember the outer part, from frame @at on, of the complete stack just walked. */
+static __always_inline void unwind_tail_put(struct ml_unwind_state *st,
+					    __u32 depth, __u32 at)
 {
 	struct ml_unwind_tail *t;
 	__u64 pc, sp;
 
-	if (st->tail_hit || depth <= UNWIND_TAIL_AT ||
-	    depth - UNWIND_TAIL_AT > UNWIND_TAIL_DEPTH)
+	if ((st->tail_hit && at >= st->tail_hit) || depth <= at ||
+	    depth - at > UNWIND_TAIL_DEPTH)
 		return;
-	pc = st->stack.ips[UNWIND_TAIL_AT];
-	sp = st->slot[UNWIND_TAIL_AT] + 8;
+	pc = st->stack.ips[at];
+	sp = st->slot[at] + 8;
 	t = unwind_tail_of(st, pc, sp);
 	for (__u32 i = 0; i < UNWIND_TAIL_DEPTH; i++) {
-		t->ip[i] = st->stack.ips[UNWIND_TAIL_AT + i];
-		t->slot[i] = st->slot[UNWIND_TAIL_AT + i];
+		t->ip[i] = st->stack.ips[at + i];
+		t->slot[i] = st->slot[at + i];
 	}
 	t->pc = pc;
 	t->sp = sp;
-	t->depth = depth - UNWIND_TAIL_AT;
+	t->depth = depth - at;
 }
 
 /* Unwind the user stack of @regs; a stack id for unwind_stacks, or -errno. */
@@ -668,10 +671,13 @@ static __always_inline __s32 ml_unwind_user_stack(struct pt_regs *regs)
 	st->done = UNWIND_RUNNING;
 	st->hash = 0xcbf29ce484222325ULL;
 	st->vm_start = st->vm_end = 0;
-	st->tail_try = 1;
+	st->tail_from = 0;
 	st->tail_hit = 0;
 	unwind_mm_seq(st);
 	bpf_loop(ML_MAX_STACK_DEPTH, unwind_step, &c, 0);
+	/* at most one stop a tail start, each where no check failed */
+	if (st->done == UNWIND_AT_TAIL)
+		unwind_tail(st, &c);
 	if (st->done == UNWIND_AT_TAIL)
 		unwind_tail(st, &c);
 
@@ -690,8 +696,10 @@ static __always_inline __s32 ml_unwind_user_stack(struct pt_regs *regs)
 	if (depth < ML_MAX_STACK_DEPTH)
 		st->stack.ips[depth] = 0;
 	id = unwind_store(st, h);
-	if (id >= 0 && st->done == UNWIND_COMPLETE)
-		unwind_tail_put(st, depth);
+	if (id >= 0 && st->done == UNWIND_COMPLETE) {
+		unwind_tail_put(st, depth, UNWIND_TAIL_AT);
+		unwind_tail_put(st, depth, UNWIND_TAIL_AT2);
+	}
 	m->depth = 0;
 	if (id >= 0 && st->done == UNWIND_COMPLETE && depth <= UNWIND_MEMO_DEPTH) {
 		for (__u32 i = 0; i < UNWIND_MEMO_DEPTH; i++) {

@@ -32,6 +32,14 @@ check_exit "record --no-preload: exits 0" 0
 check_grep "record --no-preload: 20000 blocks in 5000 stacks" \
 	"^\[ memleak record: wrote [0-9.]+ MB to .*uprobes.data: 20000 outstanding blocks, 5000 stacks, [0-9]+ snapshots \]$" \
 	"$ML_ERR"
+# The same under nine more frames, the same in every stack: the fifth and
+# the eleventh frames are too (where the unwinder's remembered tails start),
+# the return addresses past the eleventh tell the stacks apart.
+ml record-uprobes-deep record -o "$OUT/uprobes-deep.data" --no-preload -c "$S 20000 5000 deep" 3600
+check_exit "record --no-preload, deep: exits 0" 0
+check_grep "record --no-preload, deep: 20000 blocks in 5000 stacks" \
+	"^\[ memleak record: wrote [0-9.]+ MB to .*uprobes-deep.data: 20000 outstanding blocks, 5000 stacks, [0-9]+ snapshots \]$" \
+	"$ML_ERR"
 
 ml report report -i "$DATA" --stdio
 REPORT=$ML_OUT

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * scale BLOCKS STACKS [wait]: allocate BLOCKS blocks of 16 bytes from
+ * scale BLOCKS STACKS [wait|deep]: allocate BLOCKS blocks of 16 bytes from
  * STACKS distinct call stacks, keep them all, and exit (or, with "wait",
  * say "ready" and wait for SIGUSR1, SIGINT or SIGTERM first, so a report
- * can be taken while they are outstanding).
+ * can be taken while they are outstanding).  With "deep", leaf() calls
+ * malloc under PAD more frames of padded(), the same in every stack: the
+ * frames that tell the stacks apart start at the twelfth.
  *
  * Block i is allocated under stack i % STACKS.  The stack of index k is a
  * walk down LEVELS calls of descend(), each made from one of its four call
@@ -28,10 +30,24 @@ static void *blocks[MAX_BLOCKS];
 static unsigned long nblocks;
 static int levels;
 static volatile sig_atomic_t go;
+static int deep;
+
+#define PAD	8
+
+static void *__attribute__((noinline)) padded(int n)
+{
+	void *p = n ? padded(n - 1) : malloc(BLOCK_SIZE);
+
+	__asm__ volatile("" : : "r"(p) : "memory");	/* no tail call */
+	return p;
+}
 
 static void __attribute__((noinline)) leaf(void)
 {
-	blocks[nblocks++] = malloc(BLOCK_SIZE);	/* CALL: malloc */
+	if (deep)
+		blocks[nblocks++] = padded(PAD);
+	else
+		blocks[nblocks++] = malloc(BLOCK_SIZE);	/* CALL: malloc */
 }
 
 static void __attribute__((noinline)) descend(int level, unsigned long k)
@@ -69,7 +85,7 @@ static void on_signal(int sig)
 
 static int usage(void)
 {
-	say("usage: scale BLOCKS STACKS [wait]  (BLOCKS <= 16777216, STACKS >= 1)\n");
+	say("usage: scale BLOCKS STACKS [wait|deep]  (BLOCKS <= 16777216, STACKS >= 1)\n");
 	return 2;
 }
 
@@ -80,8 +96,10 @@ int main(int argc, char **argv)
 	sigset_t mask, old;
 	char *end;
 
-	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "wait")))
+	if (argc < 3 || argc > 4 ||
+	    (argc == 4 && strcmp(argv[3], "wait") && strcmp(argv[3], "deep")))
 		return usage();
+	deep = argc == 4 && !strcmp(argv[3], "deep");
 	nb = strtoul(argv[1], &end, 10);
 	if (*end || nb > MAX_BLOCKS)
 		return usage();
@@ -110,7 +128,7 @@ int main(int argc, char **argv)
 			say("scale: out of memory\n");
 			return 1;
 		}
-	if (argc == 4) {
+	if (argc == 4 && !deep) {
 		say("ready\n");
 		while (!go)
 			sigsuspend(&old);
