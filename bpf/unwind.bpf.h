@@ -132,13 +132,14 @@ struct ml_unwind_memo {
 };
 
 /*
- * The outer part of a thread's last stacks, from frame UNWIND_TAIL_AT on,
- * by where that frame is (pc, sp): a walk that gets there with a pc and sp
- * remembered checks the rest as the memo does, instead of walking it (deep
- * stacks whose leaf frames vary, as a compiler's).
+ * The outer part of a thread's last stacks, from frame UNWIND_TAIL_AT on
+ * and from UNWIND_TAIL_AT2 on, by where that frame is (pc, sp): a walk
+ * that gets there with a pc and sp remembered checks the rest as the memo
+ * does, instead of walking it (deep stacks whose leaf frames vary, as a
+ * compiler's); if the check fails, it walks on.
  */
 #define UNWIND_TAILS		16	/* a power of 2 */
-#define UNWIND_TAIL_AT		4	/* and UNWIND_TAIL_AT2 */
+#define UNWIND_TAIL_AT		4
 #define UNWIND_TAIL_AT2		10
 #define UNWIND_TAIL_DEPTH	64	/* a power of 2 */
 #define UNWIND_SLOTS		128	/* a power of 2, over ML_MAX_STACK_DEPTH */
