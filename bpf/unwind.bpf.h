@@ -628,7 +628,7 @@ static __always_inline void unwind_tail_put(struct ml_unwind_state *st,
 	pc = st->stack.ips[at];
 	sp = st->slot[at] + 8;
 	t = unwind_tail_of(st, pc, sp);
-	for (__u32 i = 0; i < UNWIND_TAIL_DEPTH; i++) {
+	for (__u32 i = 0; i < UNWIND_TAIL_DEPTH && i < depth - at; i++) {
 		t->ip[i] = st->stack.ips[at + i];
 		t->slot[i] = st->slot[at + i];
 	}
@@ -703,7 +703,7 @@ static __always_inline __s32 ml_unwind_user_stack(struct pt_regs *regs)
 	}
 	m->depth = 0;
 	if (id >= 0 && st->done == UNWIND_COMPLETE && depth <= UNWIND_MEMO_DEPTH) {
-		for (__u32 i = 0; i < UNWIND_MEMO_DEPTH; i++) {
+		for (__u32 i = 0; i < UNWIND_MEMO_DEPTH && i < depth; i++) {
 			m->ip[i] = st->stack.ips[i];
 			m->slot[i] = st->slot[i];
 		}

@@ -1024,10 +1024,10 @@ static void sampled_add(uint64_t addr)
 	struct granule *g = &granules[h];
 
 	spin_lock(&s->lock);
-	if (!g->addr && !g->more) {
-		g->addr = addr;
-		__atomic_or_fetch(&filter[h / 64], 1ULL << (h % 64), __ATOMIC_RELEASE);
-	} else if (!g->addr) {
+	if (!g->addr) {
+		if (!g->more)	/* its first */
+			__atomic_or_fetch(&filter[h / 64], 1ULL << (h % 64),
+					  __ATOMIC_RELEASE);
 		g->addr = addr;
 	} else if (overflow_add(s, addr)) {
 		g->more++;
@@ -1035,7 +1035,7 @@ static void sampled_add(uint64_t addr)
 	spin_unlock(&s->lock);
 }
 
-/* True if @addr was a sampled block (it no longer is). */
+/* True if @addr, whose filter bit is set, was a sampled block (it no longer is). */
 static bool sampled_take(uint64_t addr)
 {
 	uint32_t h = ml_pl_filter_bit(addr, sampling.shift, FILTER_BITS);
@@ -1043,8 +1043,6 @@ static bool sampled_take(uint64_t addr)
 	struct granule *g = &granules[h];
 	bool found = false;
 
-	if (!maybe_sampled(addr))
-		return false;
 	spin_lock(&s->lock);
 	if (g->addr == addr) {
 		g->addr = 0;
