@@ -9,8 +9,9 @@
  * file's slice, keyed by the file's (device, inode) as the kernel sees it.
  *
  * ml_unwind_user_stack() starts from the registers of @ctx, finds for each
- * pc its mapping (bpf_find_vma) and its row (binary search), computes the
- * CFA and reads the return address at CFA - 8.  Where no table covers a pc
+ * pc its mapping (bpf_find_vma) and its row (binary search, or the thread's
+ * cache of rows found), computes the CFA and reads the return address at
+ * CFA - 8 (the stack is read a KiB at a time).  Where no table covers a pc
  * (anonymous code, a file without unwind info) it follows rbp as a frame
  * pointer.  The frames, leaf first, are stored once per distinct stack in
  * unwind_stacks under a sequential id (unwind_ids finds it again from a
@@ -116,7 +117,7 @@ struct {
 /*
  * A thread's last stacks, by where the walk began (pc, sp): the same
  * stack if every return address still sits where the walk read it, a
- * check of one read a frame instead of a walk (as the preload library
+ * check of one read of the stack instead of a walk (as the preload library
  * remembers its walks).  Only complete walks of up to UNWIND_MEMO_DEPTH
  * frames are remembered.
  */
@@ -151,8 +152,34 @@ struct ml_unwind_tail {
 	__u64 slot[UNWIND_TAIL_DEPTH];	/* where ip[i] was read */
 };
 
+/*
+ * Rows found before, by module and file offset: a walk's frames are mostly
+ * the same few return addresses, and a search of a big table misses the
+ * cache at most of its steps.  Measured with gcc's cc1 under libc uprobes:
+ * 19 steps a frame, 90% of the frames found here, 3.4 us a malloc before,
+ * 2.7 us after.
+ */
+#define UNWIND_ROW_CACHE	512	/* a power of 2 */
+
+struct ml_unwind_row_cache {
+	__u64 key;		/* (first + 1) << 32 | offset; 0: empty */
+	struct ml_unwind_row row;
+};
+
+/*
+ * The user stack is read into buf, not a word at a time: a check of a
+ * remembered stack reads its part at once (up to UNWIND_BUF bytes), a walk
+ * UNWIND_WALK_READ bytes from the first word not in buf.  Measured with
+ * gcc's cc1 under libc uprobes: 1.9 us a malloc before, 1.4 us after.
+ */
+#define UNWIND_BUF		4096	/* a power of 2 */
+#define UNWIND_WALK_READ	1024
+
 struct ml_unwind_state {
 	struct ml_ustack stack;
+	__u64 buf[UNWIND_BUF / 8];
+	__u64 buf_lo, buf_len;	/* user addresses [buf_lo, buf_lo + buf_len) */
+	struct ml_unwind_row_cache rows[UNWIND_ROW_CACHE];
 	__u64 slot[UNWIND_SLOTS];	/* where stack.ips[i] was read */
 	struct ml_unwind_memo memo[UNWIND_MEMO];
 	struct ml_unwind_tail tail[UNWIND_TAILS];
@@ -334,6 +361,53 @@ static __always_inline struct ml_unwind_tail *unwind_tail_of(struct ml_unwind_st
 	return &st->tail[((pc >> 2) ^ (sp >> 3)) & (UNWIND_TAILS - 1)];
 }
 
+/* Read the user stack from @lo to @hi (or UNWIND_BUF bytes of it) into st->buf. */
+static __always_inline void unwind_buf_fill(struct ml_unwind_state *st,
+					    __u64 lo, __u64 hi)
+{
+	__u64 len = hi - lo;
+
+	st->buf_len = 0;
+	if (hi <= lo)
+		return;
+	if (len > UNWIND_BUF)
+		len = UNWIND_BUF;
+	barrier_var(len);
+	if (len < 8 || len > UNWIND_BUF)
+		return;
+	if (bpf_probe_read_user(st->buf, len, (void *)lo)) {
+		/* the stack's top may be nearer: up to the end of the page */
+		len = 4096 - (lo & 4095);
+		if (len >= hi - lo)
+			return;
+		barrier_var(len);
+		if (len < 8 || len > UNWIND_BUF ||
+		    bpf_probe_read_user(st->buf, len, (void *)lo))
+			return;
+	}
+	st->buf_lo = lo;
+	st->buf_len = len;
+}
+
+/*
+ * The word at user address @a: from st->buf, filled from @a on if it is
+ * not there; false if unreadable.
+ */
+static __always_inline bool unwind_word(struct ml_unwind_state *st, __u64 a,
+					__u64 *v)
+{
+	__u64 o = a - st->buf_lo;
+
+	if (a < st->buf_lo || o + 8 > st->buf_len || (o & 7)) {
+		unwind_buf_fill(st, a, a + UNWIND_WALK_READ);
+		if (!st->buf_len)
+			return !bpf_probe_read_user(v, sizeof(*v), (void *)a);
+		o = 0;
+	}
+	*v = st->buf[(o / 8) & (UNWIND_BUF / 8 - 1)];
+	return true;
+}
+
 /* One frame: record st->pc, then compute the caller's pc, sp and bp. */
 static long unwind_step(__u32 i, void *data)
 {
@@ -375,8 +449,20 @@ static long unwind_step(__u32 i, void *data)
 		return 1;
 	}
 	if (st->count) {
-		row = unwind_find_row(st->first, st->count,
-				      pc - 1 - st->vm_start + st->vm_off);
+		__u32 off = pc - 1 - st->vm_start + st->vm_off;
+		__u64 key = (__u64)(st->first + 1) << 32 | off;
+		struct ml_unwind_row_cache *rc;
+
+		rc = &st->rows[(off ^ off >> 9) & (UNWIND_ROW_CACHE - 1)];
+		if (rc->key == key) {
+			row = &rc->row;
+		} else {
+			row = unwind_find_row(st->first, st->count, off);
+			if (row) {
+				rc->key = key;
+				rc->row = *row;
+			}
+		}
 		if (row && ML_ROW_CFA(row) != ML_CFA_NONE)
 			use_fp = false;
 	}
@@ -396,8 +482,8 @@ static long unwind_step(__u32 i, void *data)
 		__u64 pair[2];
 
 		cfa = bp + 16;
-		if (cfa <= st->sp ||
-		    bpf_probe_read_user(pair, sizeof(pair), (void *)bp)) {
+		if (cfa <= st->sp || !unwind_word(st, bp, &pair[0]) ||
+		    !unwind_word(st, bp + 8, &pair[1])) {
 			st->done = UNWIND_TRUNCATED;
 			return 1;
 		}
@@ -434,7 +520,8 @@ static long unwind_step(__u32 i, void *data)
 			/* push %rbp first thing: rbp and the return address in one read */
 			__u64 pair[2];
 
-			if (bpf_probe_read_user(pair, sizeof(pair), (void *)(cfa - 16))) {
+			if (!unwind_word(st, cfa - 16, &pair[0]) ||
+			    !unwind_word(st, cfa - 8, &pair[1])) {
 				st->done = UNWIND_TRUNCATED;
 				return 1;
 			}
@@ -443,8 +530,7 @@ static long unwind_step(__u32 i, void *data)
 			goto have_ra;
 		}
 		if (ML_ROW_RBP(row) == ML_RBP_CFA) {
-			if (bpf_probe_read_user(&bp, sizeof(bp),
-						(void *)(cfa + (__s64)row->rbp_off * 8))) {
+			if (!unwind_word(st, cfa + (__s64)row->rbp_off * 8, &bp)) {
 				st->done = UNWIND_TRUNCATED;
 				return 1;
 			}
@@ -452,8 +538,7 @@ static long unwind_step(__u32 i, void *data)
 			st->bp_valid = 0;
 		}
 	}
-	if (cfa <= st->sp ||
-	    bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8))) {
+	if (cfa <= st->sp || !unwind_word(st, cfa - 8, &ra)) {
 		st->done = UNWIND_TRUNCATED;
 		return 1;
 	}
@@ -525,6 +610,7 @@ static __always_inline __s32 unwind_store(struct ml_unwind_state *st, __u64 h)
 }
 
 struct ml_unwind_check {
+	struct ml_unwind_state *st;
 	struct ml_unwind_memo *m;
 	__u32 ok;
 };
@@ -536,14 +622,13 @@ static long unwind_check_step(__u32 i, void *data)
 	struct ml_unwind_memo *m = c->m;
 	__u64 v;
 
-	if (!m || i >= m->depth || i >= UNWIND_MEMO_DEPTH)
+	if (!m || !c->st || i >= m->depth || i >= UNWIND_MEMO_DEPTH)
 		return 1;
 	if (!i)
 		return 0;
 	barrier_var(i);
 	i &= UNWIND_MEMO_DEPTH - 1;	/* the verifier's bound */
-	if (bpf_probe_read_user(&v, sizeof(v), (void *)m->slot[i]) ||
-	    v != m->ip[i]) {
+	if (!unwind_word(c->st, m->slot[i], &v) || v != m->ip[i]) {
 		c->ok = 0;
 		return 1;
 	}
@@ -575,8 +660,7 @@ static long unwind_tail_step(__u32 i, void *data)
 		return 1;
 	barrier_var(i);
 	i &= UNWIND_TAIL_DEPTH - 1;	/* the verifier's bound */
-	if (i && (bpf_probe_read_user(&v, sizeof(v), (void *)t->slot[i]) ||
-		  v != t->ip[i])) {
+	if (i && (!unwind_word(st, t->slot[i], &v) || v != t->ip[i])) {
 		c->ok = 0;
 		return 1;
 	}
@@ -602,6 +686,8 @@ static __always_inline void unwind_tail(struct ml_unwind_state *st,
 					    .at = st->depth, .ok = 1 };
 	__u32 n = t->depth;
 
+	if (n > 1 && n <= UNWIND_TAIL_DEPTH)
+		unwind_buf_fill(st, t->slot[1], t->slot[(n - 1) & (UNWIND_TAIL_DEPTH - 1)] + 8);
 	bpf_loop(UNWIND_TAIL_DEPTH, unwind_tail_step, &chk, 0);
 	if (chk.ok && n && n <= UNWIND_TAIL_DEPTH && chk.at + n <= ML_MAX_STACK_DEPTH) {
 		st->tail_hit = chk.at;
@@ -655,9 +741,14 @@ static __always_inline __s32 ml_unwind_user_stack(struct pt_regs *regs)
 	}
 	pc = PT_REGS_IP(regs);
 	sp = PT_REGS_SP(regs);
+	st->buf_len = 0;	/* another stack's */
 	m = &st->memo[((pc >> 2) ^ (sp >> 3)) & (UNWIND_MEMO - 1)];
 	if (m->depth && m->pc == pc && m->sp == sp) {
-		struct ml_unwind_check chk = { .m = m, .ok = 1 };
+		struct ml_unwind_check chk = { .st = st, .m = m, .ok = 1 };
+		__u32 n = m->depth;
+
+		if (n > 1 && n <= UNWIND_MEMO_DEPTH)
+			unwind_buf_fill(st, m->slot[1], m->slot[(n - 1) & (UNWIND_MEMO_DEPTH - 1)] + 8);
 
 		bpf_loop(UNWIND_MEMO_DEPTH, unwind_check_step, &chk, 0);
 		if (chk.ok)

@@ -212,6 +212,18 @@ check_stack "nofp -p: direct leak, every frame" "$ML_OUT" 500 5 \
 	"$(frame main nofp nofp.c "$(call_of nofp.c main-direct)")"
 check_valgrind "nofp -p: strdup leak = valgrind" "$ML_OUT" "$OUT/nofp.vg" strdup
 
+# ---- libc uprobes: the second stack where the first one's frames were
+# (what the unwinder read of the first is not read back)
+ml shift --no-preload -c "$TARGETS/nofp shift"
+check_exit "shift: exits 0" 0
+check_stack "shift: the leak under the big frame, every frame" "$ML_OUT" 40 1 \
+	"$(frame big_frame.constprop.0 nofp nofp.c "$(line_of nofp.c big)")" \
+	"$(frame under_big.constprop.0 nofp nofp.c "$(call_of nofp.c under_big)")" \
+	"$(frame main nofp nofp.c "$(call_of nofp.c main-big)")"
+check_stack "shift: the leak under the small frame, called by main" "$ML_OUT" 24 1 \
+	"$(frame small_frame.constprop.0 nofp nofp.c "$(line_of nofp.c small)")" \
+	"$(frame main nofp nofp.c "$(call_of nofp.c main-small)")"
+
 # ---- deeper than kept: marked and counted, never shown as complete
 ml deep -c "$TARGETS/nofp deep"
 check_exit "deep: exits 0" 0

@@ -5,9 +5,12 @@
  * keeps its frame; no function is inlined: noinline), and leaks through
  * libc (strdup, getline, fopen) and from a thread.
  *
- *	nofp [direct|strdup|getline|fopen|thread|all|deep|sleep]
+ *	nofp [direct|strdup|getline|fopen|thread|all|deep|shift|sleep]
  *
  * deep: one leak 200 calls deep (deeper than any stack kept: truncated);
+ * shift: a leak under a big frame, then one under a small frame called
+ * from main: the second stack lies where the first one's frames were, so an
+ * unwinder that reused what it read of the first would get it wrong;
  * sleep: all the leaks after 2 seconds, then 3 more seconds (for -p).
  *
  * Every leaked pointer is dropped, so valgrind calls them "definitely lost".
@@ -134,6 +137,30 @@ static NOINLINE void recurse(int n)
 	work += a;
 }
 
+static NOINLINE void *big_frame(size_t n)
+{
+	volatile char pad[512];
+
+	pad[n & 7] = (char)n;
+	work += pad[n & 7];
+	return malloc(n);	/* LEAK: big */
+}
+
+static NOINLINE void under_big(size_t n)
+{
+	unsigned long a = mix(n, 13);
+
+	sink = big_frame(n);	/* CALL: under_big */
+	sink = NULL;
+	work += a;
+}
+
+static NOINLINE void small_frame(size_t n)
+{
+	sink = malloc(n);	/* LEAK: small */
+	sink = NULL;
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "all";
@@ -141,6 +168,11 @@ int main(int argc, char **argv)
 
 	if (!strcmp(what, "deep")) {
 		recurse(200);
+		return 0;
+	}
+	if (!strcmp(what, "shift")) {
+		under_big(40);	/* CALL: main-big */
+		small_frame(24);	/* CALL: main-small */
 		return 0;
 	}
 	if (pause) {
