@@ -205,8 +205,9 @@ poll_rss()
 
 # run_once TOOL WL R: one run of the cell; writes $U/TOOL.WL.R.time
 # ("wall user sys maxrss" of the workload) and for memleak rows
-# $U/TOOL.WL.R.cost ("cpu_s rss_kib" of memleak itself); returns 0, or
-# prints the failure ("fail: why" or "timeout")
+# $U/TOOL.WL.R.cost ("cpu_s rss_kib" of memleak itself; its RSS only with
+# POLL=1, as it is polled: a process forked ten times a second); returns
+# 0, or prints the failure ("fail: why" or "timeout")
 run_once()
 {
 	local tool=$1 wl=$2 r=$3 base=$U/$1.$2.$3 cmd=${WL[$2]} pid wpid tpid mlpid
@@ -258,8 +259,8 @@ run_once()
 		unset BENCH_HOLD
 	fi
 	tpid=""
-	case $tool in
-	ml-*)
+	case $POLL$tool in
+	1ml-*)
 		mlpid=""
 		for _ in $(seq 50); do
 			mlpid=$(pgrep -P "$pid" | head -1)
@@ -384,7 +385,7 @@ for r in $(seq "$RUNS"); do
 			# with other settings makes attaching fail (EINVAL):
 			# wait for it a little, rather than lose the cell.
 			for try in 1 2 3 4; do
-				res=$(run_once "$tool" "$wl" "$r")
+				res=$(POLL=1 run_once "$tool" "$wl" "$r")
 				case $res in
 				*"another tool holds a uprobe"*|*"Error attaching probe"*|*"Failed to attach BPF to u"*) ;;
 				*) break ;;
@@ -407,8 +408,10 @@ for r in $(seq "$RUNS"); do
 done
 
 # Sampling's cost is a few percent, under the noise of three runs: each
-# workload again SAMPLE_RUNS times alone and under sampling, alternately
-# (files in $U/sampling, apart from the table's).
+# workload again SAMPLE_RUNS times alone and under sampling, alternately,
+# and which of the two runs first alternates too, so that what a run leaves
+# behind (caches, the CPU's clock) weighs on both alike (files in
+# $U/sampling, apart from the table's).
 SAMPLING=0
 case " $TOOLS " in *" ml-sample "*)
 	case " $TOOLS " in *" plain "*)
@@ -418,9 +421,11 @@ esac
 if [ "$SAMPLING" == 1 ]; then
 	mkdir -p "$U/sampling"
 	for r in $(seq "$SAMPLE_RUNS"); do
+		order="plain ml-sample"
+		[ $((r % 2)) == 0 ] && order="ml-sample plain"
 		for wl in $WORKLOADS; do
-			for tool in plain ml-sample; do
-				res=$(U=$U/sampling run_once "$tool" "$wl" "$r")
+			for tool in $order; do
+				res=$(U=$U/sampling POLL=0 run_once "$tool" "$wl" "$r")
 				[ -n "$res" ] && log "sampling pass: $tool $wl run $r: $res"
 			done
 		done
@@ -438,7 +443,7 @@ sampling_row()
 		echo "| ${WLNAME[$wl]} | ? | ? | ? | ? |"
 		return
 	fi
-	# each run under sampling over the run alone just before it
+	# each run under sampling over the run alone of the same round
 	for r in $(seq "$SAMPLE_RUNS"); do
 		[ -s "$d/plain.$wl.$r.time" ] && [ -s "$d/ml-sample.$wl.$r.time" ] &&
 			echo "$(cut -d' ' -f1 "$d/ml-sample.$wl.$r.time") $(cut -d' ' -f1 "$d/plain.$wl.$r.time")"
@@ -620,9 +625,10 @@ found_list()
 		echo "### Sampling's cost, closer"
 		echo
 		echo "After the table, each workload runs $SAMPLE_RUNS more times alone and"
-		echo "$SAMPLE_RUNS times under \`memleak -c ${ML_SAMPLE[*]}\`, alternately.  The"
-		echo "medians, the slowdown they give, and the middle half (quartiles) of"
-		echo "the ratios of each sampled run to the run alone just before it:"
+		echo "$SAMPLE_RUNS times under \`memleak -c ${ML_SAMPLE[*]}\`, alternately (every"
+		echo "other round the sampled run goes first).  The medians, the slowdown"
+		echo "they give, and the middle half (quartiles) of the ratios of each"
+		echo "sampled run to the run alone of the same round:"
 		echo
 		echo "| workload | alone | sampled | slowdown | middle half of the paired ratios |"
 		echo "|---|---|---|---|---|"
