@@ -517,7 +517,7 @@ static long unwind_step(__u32 i, void *data)
 			return 1;
 		}
 		if (ML_ROW_RBP(row) == ML_RBP_CFA && row->rbp_off == -2) {
-			/* push %rbp first thing: rbp and the return address in one read */
+			/* push %rbp first thing: rbp just under the return address */
 			__u64 pair[2];
 
 			if (!unwind_word(st, cfa - 16, &pair[0]) ||
