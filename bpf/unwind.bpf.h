@@ -391,7 +391,8 @@ static __always_inline void unwind_buf_fill(struct ml_unwind_state *st,
 
 /*
  * The word at user address @a: from st->buf, filled from @a on if it is
- * not there; false if unreadable.
+ * not there; false if unreadable (the fill reads up to the end of @a's page
+ * at least).
  */
 static __always_inline bool unwind_word(struct ml_unwind_state *st, __u64 a,
 					__u64 *v)
@@ -401,7 +402,7 @@ static __always_inline bool unwind_word(struct ml_unwind_state *st, __u64 a,
 	if (a < st->buf_lo || o + 8 > st->buf_len || (o & 7)) {
 		unwind_buf_fill(st, a, a + UNWIND_WALK_READ);
 		if (!st->buf_len)
-			return !bpf_probe_read_user(v, sizeof(*v), (void *)a);
+			return false;
 		o = 0;
 	}
 	*v = st->buf[(o / 8) & (UNWIND_BUF / 8 - 1)];
