@@ -259,7 +259,7 @@ run_once()
 		unset BENCH_HOLD
 	fi
 	tpid=""
-	case $POLL$tool in
+	case ${POLL:-1}$tool in
 	1ml-*)
 		mlpid=""
 		for _ in $(seq 50); do
