@@ -90,6 +90,9 @@ $(OUT)/tests/test-%: tests/unit/test-%.c $(LIB_OBJS) tests/unit/test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -o $@
 
+# the preload library's pure logic, in a header of its own
+$(OUT)/tests/test-preload: preload/memleak-preload.h
+
 unit-tests: $(UNIT_BINS)
 
 deps:

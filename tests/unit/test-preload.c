@@ -96,6 +96,38 @@ static void test_rand(void)
 	CHECK(high > N / 2 - 2000 && high < N / 2 + 2000);
 }
 
+/* -log and 1 - exp(-x) without libm: as libm's, to 1e-12 of the result. */
+static void test_math(void)
+{
+	double us[] = { 1, 0.5, 0.25, 0.7071067811865475, 0.7071067811865476,
+			0.9999999999999999, 1.0 / 9007199254740992.0, 1e-10, 0.3, 0.9 };
+	double xs[] = { 0, 1e-15, 1.0 / 524288, 1e-3, 0.1, 0.4999, 0.5, 1, 7.5 };
+	uint64_t s = 5;
+	double worst = 0;
+
+	for (size_t i = 0; i < sizeof(us) / sizeof(us[0]); i++)
+		CHECK(fabs(ml_pl_neglog(us[i]) + log(us[i])) <= 1e-12 * -log(us[i]) + 1e-16);
+	for (int i = 0; i < 1000000; i++) {
+		double u = ((ml_pl_rand(&s) >> 11) + 1) * (1.0 / 9007199254740992.0);
+		double d = fabs(ml_pl_neglog(u) + log(u)) / (-log(u) + 1e-300);
+
+		if (d > worst && u < 1)
+			worst = d;
+	}
+	CHECK(worst < 1e-12);
+	worst = 0;
+	for (size_t i = 0; i < sizeof(xs) / sizeof(xs[0]); i++)
+		CHECK(fabs(ml_pl_sampled_p(xs[i]) + expm1(-xs[i])) <= 1e-12 * -expm1(-xs[i]));
+	for (int i = 0; i < 1000000; i++) {
+		double x = (ml_pl_rand(&s) >> 11) * (1.0 / 9007199254740992.0);
+		double d = fabs(ml_pl_sampled_p(x) + expm1(-x)) / -expm1(-x);
+
+		if (x > 0 && d > worst)
+			worst = d;
+	}
+	CHECK(worst < 1e-12);
+}
+
 /*
  * Distances between samples: exponential with the mean asked for (mean
  * and standard deviation both the mean), never 0, capped.
@@ -259,6 +291,7 @@ int main(void)
 	TEST(test_hash);
 	TEST(test_hash_collisions);
 	TEST(test_rand);
+	TEST(test_math);
 	TEST(test_next_sample);
 	TEST(test_weight);
 	TEST(test_countdown);
