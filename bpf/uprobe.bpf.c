@@ -106,26 +106,6 @@ static __always_inline bool take_pending(struct pt_regs *ctx, __u32 func,
 	return true;
 }
 
-static __always_inline int exit_alloc(struct pt_regs *ctx, __u32 func,
-				      __u64 addr, bool failed)
-{
-	struct pending p;
-
-	if (!take_pending(ctx, func, &p))
-		return 0;
-	if (failed) {
-		/* A failed realloc/mremap leaves the old block where it was. */
-		if (p.has_old)
-			track_restore(p.arg, &p.old);
-		return 0;
-	}
-	if (!size_wanted(p.size)) {
-		return 0;
-	}
-	track_alloc(ctx, func, addr, p.size, p.has_old ? p.arg : 0, p.arg2);
-	return 0;
-}
-
 static __always_inline __u64 mul_size(__u64 n, __u64 size)
 {
 	/* Both below 2^32: the product fits; otherwise calloc fails anyway. */
@@ -140,22 +120,10 @@ int BPF_KPROBE(malloc_enter, __u64 size)
 	return enter(ctx, ML_MALLOC, size, 0, 0);
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(malloc_exit, __u64 ret)
-{
-	return exit_alloc(ctx, ML_MALLOC, ret, !ret);
-}
-
 SEC("uprobe")
 int BPF_KPROBE(calloc_enter, __u64 nmemb, __u64 size)
 {
 	return enter(ctx, ML_CALLOC, mul_size(nmemb, size), 0, nmemb);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(calloc_exit, __u64 ret)
-{
-	return exit_alloc(ctx, ML_CALLOC, ret, !ret);
 }
 
 SEC("uprobe")
@@ -164,47 +132,10 @@ int BPF_KPROBE(realloc_enter, __u64 ptr, __u64 size)
 	return enter(ctx, ML_REALLOC, size, ptr, 0);
 }
 
-/*
- * realloc(NULL, n) is malloc(n); realloc(p, 0) frees p and returns NULL;
- * a NULL return for n > 0 is a failure that leaves p allocated.
- */
-static __always_inline int realloc_exit_common(struct pt_regs *ctx, __u32 func,
-					       __u64 ret)
-{
-	struct pending p;
-
-	if (!take_pending(ctx, func, &p))
-		return 0;
-	if (!ret) {
-		if (p.size && p.has_old)
-			track_restore(p.arg, &p.old);
-		else if (p.has_old)
-			emit(ML_EV_FREE, func, p.arg, p.old.size, 0, 0,
-			     p.old.stack_id);
-		return 0;
-	}
-	if (!size_wanted(p.size))
-		return 0;
-	track_alloc(ctx, func, ret, p.size, p.arg, p.arg2);
-	return 0;
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(realloc_exit, __u64 ret)
-{
-	return realloc_exit_common(ctx, ML_REALLOC, ret);
-}
-
 SEC("uprobe")
 int BPF_KPROBE(reallocarray_enter, __u64 ptr, __u64 nmemb, __u64 size)
 {
 	return enter(ctx, ML_REALLOCARRAY, mul_size(nmemb, size), ptr, nmemb);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(reallocarray_exit, __u64 ret)
-{
-	return realloc_exit_common(ctx, ML_REALLOCARRAY, ret);
 }
 
 SEC("uprobe")
@@ -222,31 +153,10 @@ int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
 	return enter(ctx, ML_POSIX_MEMALIGN, size, memptr, align);
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(posix_memalign_exit, int ret)
-{
-	struct pending p;
-	__u64 addr = 0;
-
-	if (!take_pending(ctx, ML_POSIX_MEMALIGN, &p))
-		return 0;
-	if (ret != 0 || bpf_probe_read_user(&addr, sizeof(addr), (void *)p.arg) ||
-	    !addr || !size_wanted(p.size))
-		return 0;
-	track_alloc(ctx, ML_POSIX_MEMALIGN, addr, p.size, 0, p.arg2);
-	return 0;
-}
-
 SEC("uprobe")
 int BPF_KPROBE(aligned_alloc_enter, __u64 align, __u64 size)
 {
 	return enter(ctx, ML_ALIGNED_ALLOC, size, 0, align);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(aligned_alloc_exit, __u64 ret)
-{
-	return exit_alloc(ctx, ML_ALIGNED_ALLOC, ret, !ret);
 }
 
 SEC("uprobe")
@@ -255,22 +165,10 @@ int BPF_KPROBE(memalign_enter, __u64 align, __u64 size)
 	return enter(ctx, ML_MEMALIGN, size, 0, align);
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(memalign_exit, __u64 ret)
-{
-	return exit_alloc(ctx, ML_MEMALIGN, ret, !ret);
-}
-
 SEC("uprobe")
 int BPF_KPROBE(valloc_enter, __u64 size)
 {
 	return enter(ctx, ML_VALLOC, size, 0, 0);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(valloc_exit, __u64 ret)
-{
-	return exit_alloc(ctx, ML_VALLOC, ret, !ret);
 }
 
 SEC("uprobe")
@@ -280,22 +178,10 @@ int BPF_KPROBE(pvalloc_enter, __u64 size)
 	return enter(ctx, ML_PVALLOC, size ? (size + 4095) & ~4095ULL : 4096, 0, 0);
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(pvalloc_exit, __u64 ret)
-{
-	return exit_alloc(ctx, ML_PVALLOC, ret, !ret);
-}
-
 SEC("uprobe")
 int BPF_KPROBE(mmap_enter, __u64 addr, __u64 len)
 {
 	return enter(ctx, ML_MMAP, len, 0, 0);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(mmap_exit, __u64 ret)
-{
-	return exit_alloc(ctx, ML_MMAP, ret, ret == MAP_FAILED_ADDR);
 }
 
 SEC("uprobe")
@@ -313,10 +199,63 @@ int BPF_KPROBE(mremap_enter, __u64 old_addr, __u64 old_size, __u64 new_size)
 	return enter(ctx, ML_MREMAP, new_size, old_addr, 0);
 }
 
+/*
+ * The return of every allocator: one program, told which by the cookie of
+ * its attachment (enum ml_func), so that the verifier goes through the
+ * unwinder once, not once an allocator (memleak's start-up).
+ *
+ * realloc(NULL, n) is malloc(n); realloc(p, 0) frees p and returns NULL;
+ * a NULL return for n > 0 is a failure that leaves p allocated, as does a
+ * failed mremap.  posix_memalign returns 0 and the block in *memptr.
+ */
 SEC("uretprobe")
-int BPF_KRETPROBE(mremap_exit, __u64 ret)
+int BPF_KRETPROBE(alloc_exit, __u64 ret)
 {
-	return exit_alloc(ctx, ML_MREMAP, ret, ret == MAP_FAILED_ADDR);
+	__u32 func = bpf_get_attach_cookie(ctx);
+	__u64 addr = ret, old = 0;
+	struct pending p;
+
+	if (!take_pending(ctx, func, &p))
+		return 0;
+	switch (func) {
+	case ML_REALLOC:
+	case ML_REALLOCARRAY:
+		if (!ret) {
+			if (p.size && p.has_old)
+				track_restore(p.arg, &p.old);
+			else if (p.has_old)
+				emit(ML_EV_FREE, func, p.arg, p.old.size, 0, 0,
+				     p.old.stack_id);
+			return 0;
+		}
+		old = p.arg;
+		break;
+	case ML_POSIX_MEMALIGN:
+		addr = 0;
+		if ((int)ret != 0 ||
+		    bpf_probe_read_user(&addr, sizeof(addr), (void *)p.arg) || !addr)
+			return 0;
+		break;
+	case ML_MMAP:
+	case ML_MREMAP:
+		if (ret == MAP_FAILED_ADDR)
+			goto failed;
+		break;
+	default:
+		if (!ret)
+			goto failed;
+		break;
+	}
+	if (p.has_old && func != ML_REALLOC && func != ML_REALLOCARRAY)
+		old = p.arg;	/* mremap's old mapping */
+	if (!size_wanted(p.size))
+		return 0;
+	track_alloc(ctx, func, addr, p.size, old, p.arg2);
+	return 0;
+failed:
+	if (p.has_old)
+		track_restore(p.arg, &p.old);
+	return 0;
 }
 
 SEC("uprobe")

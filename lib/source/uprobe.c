@@ -37,10 +37,14 @@ struct probe_def {
 
 #define RET_PTR "ret=$retval:x64"
 
-/* An allocator with entry and return probes, or (EXIT NULL) entry only. */
+/*
+ * An allocator with entry and return probes, or (@out NULL) entry only.
+ * Every allocator returns to one program, alloc_exit, which tells them
+ * apart by the cookie of its attachment: the function.
+ */
 #define PROBE(fn, sym, in, out, libc)					\
 	{ .func = fn, .name = #sym, .enter_prog = #sym "_enter",	\
-	  .exit_prog = out ? #sym "_exit" : NULL, .enter_args = in,	\
+	  .exit_prog = out ? "alloc_exit" : NULL, .enter_args = in,	\
 	  .exit_args = out, .libc_only = libc }
 
 static const struct probe_def probes[] = {
@@ -64,7 +68,9 @@ static const struct probe_def probes[] = {
 	      "old=%di:x64 old_size=%si:u64 new_size=%dx:u64 flags=%cx:x32",
 	      RET_PTR, true),
 	/* Not an allocator: its thread-stack mmaps are libc's own. */
-	PROBE(ML_PTHREAD_CREATE, pthread_create, NULL, "", true),
+	{ .func = ML_PTHREAD_CREATE, .name = "pthread_create",
+	  .enter_prog = "pthread_create_enter", .exit_prog = "pthread_create_exit",
+	  .exit_args = "", .libc_only = true },
 };
 
 struct uprobe_priv {
@@ -74,6 +80,7 @@ struct uprobe_priv {
 	pid_t pid;
 	struct {
 		const char *prog;
+		uint64_t cookie;	/* the function (enum ml_func) */
 		const char *event;
 		const char *file;	/* p->obj or p->libc */
 		uint64_t offset;	/* in file */
@@ -200,6 +207,7 @@ static int add_probe(struct uprobe_priv *p, const struct probe_def *d,
 		return id;
 	}
 	p->events[p->nr_events].prog = prog;
+	p->events[p->nr_events].cookie = d->func;
 	p->events[p->nr_events].event = event;
 	p->events[p->nr_events].id = id;
 	p->events[p->nr_events].file = obj;
@@ -509,6 +517,8 @@ static int uprobe_attach(struct ml_source *src)
 
 	for (int i = 0; i < p->nr_events; i++) {
 		const char *file = p->events[i].file;
+		LIBBPF_OPTS(bpf_perf_event_opts, opts,
+			    .bpf_cookie = p->events[i].cookie);
 		struct bpf_program *prog;
 		struct bpf_link *link;
 		int pfd, err;
@@ -525,7 +535,7 @@ static int uprobe_attach(struct ml_source *src)
 			explain_attach_error(p->events[i].event, file, err);
 			return err;
 		}
-		link = bpf_program__attach_perf_event(prog, pfd);
+		link = bpf_program__attach_perf_event_opts(prog, pfd, &opts);
 		if (!link) {
 			err = -errno;
 			close(pfd);
