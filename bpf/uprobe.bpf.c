@@ -240,14 +240,14 @@ int BPF_KRETPROBE(alloc_exit, __u64 ret)
 	case ML_MREMAP:
 		if (ret == MAP_FAILED_ADDR)
 			goto failed;
+		if (p.has_old)
+			old = p.arg;	/* mremap's old mapping */
 		break;
 	default:
 		if (!ret)
 			goto failed;
 		break;
 	}
-	if (p.has_old && func != ML_REALLOC && func != ML_REALLOCARRAY)
-		old = p.arg;	/* mremap's old mapping */
 	if (!size_wanted(p.size))
 		return 0;
 	track_alloc(ctx, func, addr, p.size, old, p.arg2);
