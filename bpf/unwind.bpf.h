@@ -390,6 +390,19 @@ static __always_inline void unwind_buf_fill(struct ml_unwind_state *st,
 }
 
 /*
+ * Read at once where frames 1 to @n - 1 of a remembered stack were read
+ * (@slot, of @max entries, a power of 2), for the check of their return
+ * addresses.
+ */
+static __always_inline void unwind_buf_frames(struct ml_unwind_state *st,
+					      const __u64 *slot, __u32 n,
+					      __u32 max)
+{
+	if (n > 1 && n <= max)
+		unwind_buf_fill(st, slot[1], slot[(n - 1) & (max - 1)] + 8);
+}
+
+/*
  * The word at user address @a: from st->buf, filled from @a on if it is
  * not there; false if unreadable (the fill reads up to the end of @a's page
  * at least).
@@ -687,8 +700,7 @@ static __always_inline void unwind_tail(struct ml_unwind_state *st,
 					    .at = st->depth, .ok = 1 };
 	__u32 n = t->depth;
 
-	if (n > 1 && n <= UNWIND_TAIL_DEPTH)
-		unwind_buf_fill(st, t->slot[1], t->slot[(n - 1) & (UNWIND_TAIL_DEPTH - 1)] + 8);
+	unwind_buf_frames(st, t->slot, n, UNWIND_TAIL_DEPTH);
 	bpf_loop(UNWIND_TAIL_DEPTH, unwind_tail_step, &chk, 0);
 	if (chk.ok && n && n <= UNWIND_TAIL_DEPTH && chk.at + n <= ML_MAX_STACK_DEPTH) {
 		st->tail_hit = chk.at;
@@ -746,11 +758,8 @@ static __always_inline __s32 ml_unwind_user_stack(struct pt_regs *regs)
 	m = &st->memo[((pc >> 2) ^ (sp >> 3)) & (UNWIND_MEMO - 1)];
 	if (m->depth && m->pc == pc && m->sp == sp) {
 		struct ml_unwind_check chk = { .st = st, .m = m, .ok = 1 };
-		__u32 n = m->depth;
 
-		if (n > 1 && n <= UNWIND_MEMO_DEPTH)
-			unwind_buf_fill(st, m->slot[1], m->slot[(n - 1) & (UNWIND_MEMO_DEPTH - 1)] + 8);
-
+		unwind_buf_frames(st, m->slot, m->depth, UNWIND_MEMO_DEPTH);
 		bpf_loop(UNWIND_MEMO_DEPTH, unwind_check_step, &chk, 0);
 		if (chk.ok)
 			return m->id;
