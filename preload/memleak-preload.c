@@ -31,8 +31,12 @@
  * the bytes is recorded, each sampled block with the weight of the
  * allocations it stands for; only the frees of sampled blocks are sent.
  * An allocation that is not sampled costs a thread-local subtraction; a
- * free, a look into a lock-free filter of the sampled blocks' addresses
- * (most often: not there); neither takes a lock nor touches a batch.
+ * free, a look at the 16 bytes before its block, where a sampled block
+ * has a header (sample_hdr) and any other block has libc's chunk header,
+ * on the line libc's free reads next; neither takes a lock nor touches a
+ * batch.  Injected (memleak -p PID --inject), blocks get no header (they
+ * may outlive the redirection to us): a free looks into a lock-free filter
+ * of the sampled blocks' addresses instead.
  *
  * Nothing here may call malloc while recording: the per-thread state is
  * mmap()ed, TLS is initial-exec, and a per-thread guard sends calls made
@@ -55,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -201,7 +206,8 @@ static uint64_t filter[(1 << FILTER_BITS) / 64] __attribute__((aligned(64))) = {
 	[0 ... (1 << FILTER_BITS) / 64 - 1] = ~0ULL
 };
 
-#define SAMPLED_STRIPES	64
+#define SAMPLED_STRIPE_BITS	6
+#define SAMPLED_STRIPES	(1 << SAMPLED_STRIPE_BITS)
 #define SAMPLED_SLOTS_MIN	256		/* per stripe at first (a page) */
 #define SAMPLED_SLOTS_MAX	(1 << 14)	/* per stripe at most */
 static struct sampled_set {
@@ -222,9 +228,29 @@ static struct {
 	 * allocation is recorded.
 	 */
 	int64_t base;
+	/*
+	 * hdr_key while sampled blocks get a header (sampling, not
+	 * injected), else 0: a free's first look.
+	 */
+	uint64_t key;
 } __attribute__((aligned(64))) sampling = { .base = INT64_MAX };
 #define BASE_STEP	(1LL << 46)	/* 16384 times the largest mean memleak sets */
 static uint64_t sample_seed;		/* MEMLEAK_PRELOAD_SEED (tests), 0: none */
+
+/*
+ * A sampled block's header, in the 16 bytes before the address the program
+ * has: the process's random hdr_key xor that address (0 once freed, so no
+ * stale header survives in libc's memory), and how far before the address
+ * libc's block starts (16, or a larger alignment).  Any other block has
+ * the end of the previous chunk and its own chunk's size there.
+ */
+struct sample_hdr {
+	uint64_t key;
+	uint64_t off;
+};
+static uint64_t hdr_key;	/* drawn once, never 0 */
+static bool headers_made;	/* some block may have a header */
+static bool injected;		/* dlopen()ed by memleak --inject: no headers */
 
 static void spin_lock(int *l)
 {
@@ -427,6 +453,7 @@ static void sampling_set(uint64_t mean)
 	/* every allocation, meanwhile and if there is no memory for the set */
 	sampling.mean = 0;
 	sampling.base = INT64_MAX;
+	sampling.key = 0;
 	memset(filter, 0xff, sizeof(filter));
 	if (!mean)
 		return;
@@ -452,6 +479,10 @@ static void sampling_set(uint64_t mean)
 		sampled[i].used = sampled[i].tomb = 0;
 	}
 	sampling.shift = ml_pl_filter_shift(mean);
+	if (!injected) {	/* before any block is sampled at this mean */
+		sampling.key = hdr_key;
+		headers_made = true;
+	}
 	__atomic_store_n(&sampling.mean, mean, __ATOMIC_RELEASE);
 	/* the next base, back to the first after some 130000 means */
 	base = base < INT64_MAX - 2 * BASE_STEP ? base + BASE_STEP : BASE_STEP;
@@ -473,6 +504,31 @@ EXPORT uint64_t ml_preload_configure(void)
 	ctl.generation++;	/* its maps are new: every stack goes again */
 	guard--;
 	return sampling.mean;
+}
+
+/* A random key for the sampled blocks' headers, never 0. */
+static uint64_t draw_key(void)
+{
+	uint64_t k = 0;
+
+	if (syscall(SYS_getrandom, &k, sizeof(k), GRND_NONBLOCK) != sizeof(k))
+		k = now_coarse() * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)&k ^
+		    ((uint64_t)getpid() << 40);
+	return k ? k : 1;
+}
+
+/*
+ * Is the process's malloc ours, as under LD_PRELOAD, for as long as it
+ * runs?  Not when memleak --inject dlopen()ed us (it points call sites at
+ * us, and back when it leaves), nor behind another preloaded allocator.
+ */
+static bool malloc_is_ours(void)
+{
+	Dl_info mine, theirs;
+	void *m = dlsym(RTLD_DEFAULT, "malloc");
+
+	return m && dladdr(m, &theirs) && dladdr(&ctl, &mine) &&
+	       theirs.dli_fbase == mine.dli_fbase;
 }
 
 /*
@@ -501,6 +557,8 @@ static void ml_init(void)
 	have_key = pthread_key_create(&exit_key, thread_exit) == 0;
 	pthread_atfork(NULL, NULL, atfork_child);
 	sample_seed = env_u64("MEMLEAK_PRELOAD_SEED", 0);
+	hdr_key = draw_key();
+	injected = !malloc_is_ours();
 	sampling_set(ctl.sample_bytes);
 	__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
 	start_flusher();
@@ -912,7 +970,7 @@ static uint64_t take_stack(struct ml_thread *t, uintptr_t *fp, uintptr_t ra0)
 /* ------------------------------------------------------------ sampling */
 
 /*
- * Where a stripe's probe for @addr starts (the stripe took its low bits).
+ * Where a stripe's probe for @addr starts.
  * A stripe starts at a page of slots and doubles while more than half of
  * them hold blocks: small, it stays in the cache (a set sized for the
  * most blocks it can hold missed it at every sample, a random slot of
@@ -1017,10 +1075,19 @@ static bool overflow_take(struct sampled_set *s, uint64_t addr)
 	return false;
 }
 
+/*
+ * The stripe of granule @h: hashed, since blocks a power of two apart
+ * (1 KiB chunks, 64 granules at a sample per 16 bytes) share h's low bits.
+ */
+static inline struct sampled_set *stripe_of(uint32_t h)
+{
+	return &sampled[(h * 0x9e3779b1U) >> (32 - SAMPLED_STRIPE_BITS)];
+}
+
 static void sampled_add(uint64_t addr)
 {
 	uint32_t h = ml_pl_filter_bit(addr, sampling.shift, FILTER_BITS);
-	struct sampled_set *s = &sampled[h % SAMPLED_STRIPES];
+	struct sampled_set *s = stripe_of(h);
 	struct granule *g = &granules[h];
 
 	spin_lock(&s->lock);
@@ -1039,7 +1106,7 @@ static void sampled_add(uint64_t addr)
 static bool sampled_take(uint64_t addr)
 {
 	uint32_t h = ml_pl_filter_bit(addr, sampling.shift, FILTER_BITS);
-	struct sampled_set *s = &sampled[h % SAMPLED_STRIPES];
+	struct sampled_set *s = stripe_of(h);
 	struct granule *g = &granules[h];
 	bool found = false;
 
@@ -1317,11 +1384,114 @@ static inline bool free_recorded(void *p)
 		record_alloc(func, p, size, arg, NULL, 0, w_, FP(), RA()); \
 } while (0)
 
+/* ------------------------------------------------------------ headers */
+
+static inline struct sample_hdr *hdr_of(void *p)
+{
+	return (struct sample_hdr *)p - 1;
+}
+
+/* Has @p, a block of libc's or ours (not NULL), a sample header? */
+static inline bool has_hdr(void *p)
+{
+	struct sample_hdr *h = hdr_of(p);
+
+	return h->key == (hdr_key ^ (uintptr_t)p) && h->off >= sizeof(*h) &&
+	       !(h->off & (h->off - 1));
+}
+
+/*
+ * A block of @size for a sampled allocation, aligned to @align (0: as
+ * malloc's), zeroed if @zero, behind a header; NULL and errno as libc's.
+ */
+static NOINLINE void *hdr_alloc(size_t size, size_t align, bool zero)
+{
+	size_t off = sizeof(struct sample_hdr), total;
+	char *base;
+	void *p;
+
+	if (align > ((size_t)1 << 40)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	while (off < align)
+		off <<= 1;
+	if (__builtin_add_overflow(size, off, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (off > sizeof(struct sample_hdr))
+		base = __libc_memalign(off, total);
+	else
+		base = zero ? __libc_calloc(1, total) : __libc_malloc(total);
+	if (!base)
+		return NULL;
+	p = base + off;
+	*hdr_of(p) = (struct sample_hdr){ .key = hdr_key ^ (uintptr_t)p, .off = off };
+	return p;
+}
+
+/* Give libc back the block of @p, which has a header: gone with it. */
+static inline void hdr_release(void *p)
+{
+	struct sample_hdr *h = hdr_of(p);
+	char *base = (char *)p - h->off;
+
+	h->key = 0;
+	__libc_free(base);
+}
+
+/* Is the free of @p, which has a header, recorded? */
+static inline bool hdr_free_recorded(void *p)
+{
+	return !sampling.mean || sampled_take((uintptr_t)p);
+}
+
+/* malloc_usable_size() of libc's block @p */
+static size_t libc_usable(void *p)
+{
+	static size_t (*real)(void *);
+
+	if (!real) {
+		guard++;
+		real = dlsym(RTLD_NEXT, "malloc_usable_size");
+		guard--;
+		if (!real)
+			return 0;
+	}
+	return real(p);
+}
+
+/* Bytes the program may use at @p (has_hdr(@p): @hdr). */
+static size_t usable(void *p, bool hdr)
+{
+	size_t off = hdr ? hdr_of(p)->off : 0;
+
+	return libc_usable((char *)p - off) - off;
+}
+
+/*
+ * A block for an allocation of weight @w (0: not sampled): behind a
+ * header if it is sampled and sampled blocks get one, else @libc's.
+ */
+#define SAMPLED_BLOCK(w, size, align, zero, libc)			\
+	((w) && sampling.key ? hdr_alloc(size, align, zero) : (libc))
+
 /* ------------------------------------------------------------ the API */
 
 /*
+ * The fronts of malloc, free and calloc, which every call runs, on a page
+ * of their own, malloc's at its start: where they fell among the rest,
+ * their cost on mallocbench varied with their address from 1.7 to 3.9 %
+ * (bench/user.sh; on this machine, the fronts 64 bytes apart and moved in
+ * steps of 512 bytes: worst at 0x240 and 0xa40 into a page).
+ */
+#define FRONT_FIRST	__attribute__((section(".text.ml_front"), aligned(4096)))
+#define FRONT		__attribute__((section(".text.ml_front"), aligned(64)))
+
+/*
  * malloc, calloc and free come in two halves.  The front does all that
- * most calls of a sampled run need (a count-down, a look at the filter)
+ * most calls of a sampled run need (a count-down, a look at the header)
  * and jumps to libc; every other call jumps to the back half, whose frame
  * is then the one the program's call made (its return address and its
  * saved frame pointer are the caller's), as the stack walk wants.  The
@@ -1329,14 +1499,15 @@ static inline bool free_recorded(void *p)
  */
 static NOINLINE void *malloc_rec(size_t size)
 {
-	void *p = __libc_malloc(size);
+	uint32_t w = counted_weight(size);
+	void *p = SAMPLED_BLOCK(w, size, 0, false, __libc_malloc(size));
 
 	if (p)
-		ALLOCATED(ML_MALLOC, p, size, 0, counted_weight(size));
+		ALLOCATED(ML_MALLOC, p, size, 0, w);
 	return p;
 }
 
-EXPORT void *malloc(size_t size)
+EXPORT FRONT_FIRST void *malloc(size_t size)
 {
 	if (unsampled(size))
 		return __libc_malloc(size);
@@ -1350,23 +1521,59 @@ static NOINLINE void free_rec(void *p)
 	__libc_free(p);
 }
 
-EXPORT void free(void *p)
+/* A free with no header: the filter says whether it may be recorded. */
+static NOINLINE void free_plain(void *p)
 {
-	if (likely(!maybe_sampled((uintptr_t)p)))	/* sampling: mostly */
+	if (likely(!maybe_sampled((uintptr_t)p)))
 		return __libc_free(p);
 	return free_rec(p);
 }
 
+/* A free whose 16 bytes before look like a header. */
+static NOINLINE void free_hdr(void *p)
+{
+	if (unlikely(!has_hdr(p)))
+		return free_plain(p);	/* the program's bytes */
+	if (hdr_free_recorded(p))
+		record_free(ML_FREE, p, free_seq());
+	hdr_release(p);
+}
+
+/* A free while sampled blocks get no header (not sampling, injected). */
+static NOINLINE void free_any(void *p)
+{
+	if (unlikely(headers_made) && p && has_hdr(p))
+		return free_hdr(p);	/* made before the rate changed */
+	return free_plain(p);
+}
+
+EXPORT FRONT void free(void *p)
+{
+	uint64_t k = sampling.key;
+
+	if (unlikely(!k))
+		return free_any(p);
+	if (likely(!p || hdr_of(p)->key != (k ^ (uintptr_t)p)))
+		return __libc_free(p);	/* sampling: mostly */
+	return free_hdr(p);
+}
+
 static NOINLINE void *calloc_rec(size_t n, size_t size)
 {
-	void *p = __libc_calloc(n, size);
+	size_t bytes;
+	uint32_t w;
+	void *p;
 
+	if (__builtin_mul_overflow(n, size, &bytes))
+		return __libc_calloc(n, size);	/* fails, as it must */
+	w = counted_weight(bytes);
+	p = SAMPLED_BLOCK(w, bytes, 0, true, __libc_calloc(n, size));
 	if (p)
-		ALLOCATED(ML_CALLOC, p, n * size, n, counted_weight(n * size));
+		ALLOCATED(ML_CALLOC, p, bytes, n, w);
 	return p;
 }
 
-EXPORT void *calloc(size_t n, size_t size)
+EXPORT FRONT void *calloc(size_t n, size_t size)
 {
 	size_t bytes;
 
@@ -1376,18 +1583,70 @@ EXPORT void *calloc(size_t n, size_t size)
 	return calloc_rec(n, size);
 }
 
+/*
+ * realloc() from or to a block behind a header, which libc's realloc
+ * cannot move: a new block of weight @w, the old one's bytes copied, the
+ * old one freed.  @fp and @ra: the program's call.
+ */
+static NOINLINE void *realloc_move(enum ml_func func, void *old, size_t size,
+				   uint64_t arg, uint32_t w, uintptr_t *fp,
+				   uintptr_t ra)
+{
+	bool hdr = old && has_hdr(old);
+	bool rec_old = false;
+	uint64_t fs = 0;
+	void *p = NULL;
+
+	if (!old || size) {
+		p = SAMPLED_BLOCK(w, size, 0, false, __libc_malloc(size));
+		if (!p)
+			return NULL;	/* the old block stays */
+		if (old) {
+			size_t n = usable(old, hdr);
+
+			memcpy(p, old, n < size ? n : size);
+		}
+	}
+	if (old) {
+		rec_old = hdr ? hdr_free_recorded(old) : free_recorded(old);
+		fs = rec_old ? free_seq() : 0;
+	}
+	if (p && (w || rec_old))
+		record_alloc(func, p, size, arg, rec_old ? old : NULL, fs, w,
+			     fp, ra);
+	else if (rec_old)
+		record_free(func, old, fs);	/* realloc(p, 0) freed p */
+	if (hdr)
+		hdr_release(old);
+	else
+		__libc_free(old);
+	return p;
+}
+
 /* Inlined: realloc passes its own frame, which a sibling call would pop. */
 static inline __attribute__((always_inline))
 void *do_realloc(enum ml_func func, void *old, size_t size, uint64_t arg,
 		 uintptr_t *fp, uintptr_t ra)
 {
-	bool rec_old = old && free_recorded(old);
-	uint64_t fs = rec_old ? free_seq() : 0;
-	void *p = __libc_realloc(old, size);
-	uint32_t w;
+	bool drawn = false, rec_old;
+	uint64_t fs;
+	uint32_t w = 0;
+	void *p;
 
+	if (unlikely(headers_made)) {
+		/* libc's realloc may not take a header along or make one */
+		if (!old || size)
+			w = sample_weight(size);
+		drawn = true;
+		if ((w && sampling.key) || (old && has_hdr(old)))
+			return realloc_move(func, old, size, arg, w, fp, ra);
+	}
+	rec_old = old && free_recorded(old);
+	fs = rec_old ? free_seq() : 0;
+	p = __libc_realloc(old, size);
 	if (p) {
-		w = sample_weight(size);
+		if (!drawn)
+			w = sample_weight(size);
 		if (w || rec_old)
 			record_alloc(func, p, size, arg, rec_old ? old : NULL,
 				     fs, w, fp, ra);
@@ -1418,42 +1677,48 @@ EXPORT void *reallocarray(void *old, size_t n, size_t size)
 
 EXPORT int posix_memalign(void **out, size_t align, size_t size)
 {
+	uint32_t w;
 	void *p;
 
 	if (!align || (align & (align - 1)) || align % sizeof(void *))
 		return EINVAL;
-	p = __libc_memalign(align, size);
+	w = sample_weight(size);
+	p = SAMPLED_BLOCK(w, size, align, false, __libc_memalign(align, size));
 	if (!p)
 		return ENOMEM;
 	*out = p;
-	ALLOCATED(ML_POSIX_MEMALIGN, p, size, align, sample_weight(size));
+	ALLOCATED(ML_POSIX_MEMALIGN, p, size, align, w);
 	return 0;
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t size)
 {
-	void *p = __libc_memalign(align, size);
+	uint32_t w = sample_weight(size);
+	void *p = SAMPLED_BLOCK(w, size, align, false, __libc_memalign(align, size));
 
 	if (p)
-		ALLOCATED(ML_ALIGNED_ALLOC, p, size, align, sample_weight(size));
+		ALLOCATED(ML_ALIGNED_ALLOC, p, size, align, w);
 	return p;
 }
 
 EXPORT void *memalign(size_t align, size_t size)
 {
-	void *p = __libc_memalign(align, size);
+	uint32_t w = sample_weight(size);
+	void *p = SAMPLED_BLOCK(w, size, align, false, __libc_memalign(align, size));
 
 	if (p)
-		ALLOCATED(ML_MEMALIGN, p, size, align, sample_weight(size));
+		ALLOCATED(ML_MEMALIGN, p, size, align, w);
 	return p;
 }
 
 EXPORT void *valloc(size_t size)
 {
-	void *p = __libc_memalign(sysconf(_SC_PAGESIZE), size);
+	size_t page = sysconf(_SC_PAGESIZE);
+	uint32_t w = sample_weight(size);
+	void *p = SAMPLED_BLOCK(w, size, page, false, __libc_memalign(page, size));
 
 	if (p)
-		ALLOCATED(ML_VALLOC, p, size, 0, sample_weight(size));
+		ALLOCATED(ML_VALLOC, p, size, 0, w);
 	return p;
 }
 
@@ -1461,25 +1726,18 @@ EXPORT void *pvalloc(size_t size)
 {
 	size_t page = sysconf(_SC_PAGESIZE);
 	size_t rounded = size ? (size + page - 1) & ~(page - 1) : page;
-	void *p = __libc_memalign(page, rounded);
+	uint32_t w = sample_weight(rounded);
+	void *p = SAMPLED_BLOCK(w, rounded, page, false,
+				__libc_memalign(page, rounded));
 
 	if (p)
-		ALLOCATED(ML_PVALLOC, p, rounded, 0, sample_weight(rounded));
+		ALLOCATED(ML_PVALLOC, p, rounded, 0, w);
 	return p;
 }
 
 EXPORT size_t malloc_usable_size(void *p)
 {
-	static size_t (*real)(void *);
-
-	if (!real) {
-		guard++;
-		real = dlsym(RTLD_NEXT, "malloc_usable_size");
-		guard--;
-		if (!real)
-			return 0;
-	}
-	return real(p);
+	return p ? usable(p, unlikely(headers_made) && has_hdr(p)) : 0;
 }
 
 /*

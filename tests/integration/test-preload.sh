@@ -118,6 +118,20 @@ check_stack "bulk, every block sampled: the 20000 small ones kept" "$ML_OUT" 200
 check_stack "bulk, every block sampled: the 1000 big ones kept" "$ML_OUT" 20000000 1000 \
 	"$(frame bulk preloadt preloadt.c "$(line_of preloadt.c bulk-big)")"
 
+# Every allocator, every block sampled: a sampled block sits behind a
+# header, which free, realloc, malloc_usable_size and the aligned ones
+# must know (contents, alignment and sizes are checked by the target: a
+# wrong free would abort in libc); the report is the unsampled one
+ml family -c "./build/targets/preloadt family"
+check_exit "family: exits 0" 0
+a=$(stacks "$ML_OUT")
+check_nstacks "family: eight stacks" "$ML_OUT" 8
+check_stack "family: realloc's block, grown then shrunk" "$ML_OUT" 1200 1 \
+	"$(frame family preloadt preloadt.c "$(line_of preloadt.c fam-realloc)")"
+MEMLEAK_PRELOAD_SEED=42 ml family16 --sample-bytes=16 -c "./build/targets/preloadt family"
+check_exit "family, every block sampled: exits 0" 0
+check_eq "family, every block sampled: the same report" "$a" "$(stacks "$ML_OUT")"
+
 # At the default rate, a sample per 512 KiB: 1 GiB kept in 16384 blocks
 # of 64 KiB (some 2000 samples), estimated within 10 %
 MEMLEAK_PRELOAD_SEED=42 ml big --sample-bytes -c "./build/targets/preloadt big"

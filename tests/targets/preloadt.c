@@ -16,11 +16,22 @@
  *   preloadt exit|Exit 10 x malloc(100) kept, 10 freed, then _exit(0) or
  *                      _Exit(0): no destructor hands the batch over
  *   preloadt term      the same, then killed by SIGTERM: the batch is lost
+ *   preloadt family    every allocator, each block at least 1 KiB (so that
+ *                      at --sample-bytes=16 each is a sample of weight 1):
+ *                      malloc 2000, calloc 3000, realloc 1200 (grown from
+ *                      1500 to 5000 first), realloc(NULL) 1100,
+ *                      reallocarray 2000, posix_memalign 1024, aligned_alloc
+ *                      4096, memalign 1280 kept; valloc, pvalloc, realloc
+ *                      to 0 and 1000 malloc/free pairs freed.  It checks
+ *                      contents, alignment and malloc_usable_size: exit 3
+ *                      if one is wrong
  *
  * No stdio: its buffers would be outstanding allocations.
  */
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -118,6 +129,83 @@ void keep10(void)
 		free(b[i]);
 }
 
+static void expect(int ok)
+{
+	if (!ok) {
+		if (write(2, "family: a check failed\n", 23) < 0)
+			_exit(4);
+		_exit(3);
+	}
+}
+
+static void expect_bytes(const unsigned char *p, int c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		expect(p[i] == c);
+}
+
+static void *family_kept[8];
+
+void family(void)
+{
+	unsigned char *p;
+	void *a;
+
+	p = malloc(2000); /* LEAK: fam-malloc */
+	expect(p && malloc_usable_size(p) >= 2000);
+	memset(p, 1, 2000);
+	family_kept[0] = p;
+
+	p = calloc(100, 30); /* LEAK: fam-calloc */
+	expect(p && malloc_usable_size(p) >= 3000);
+	expect_bytes(p, 0, 3000);
+	family_kept[1] = p;
+
+	p = malloc(1500);
+	expect(p != NULL);
+	memset(p, 7, 1500);
+	p = realloc(p, 5000);
+	expect(p && malloc_usable_size(p) >= 5000);
+	expect_bytes(p, 7, 1500);
+	memset(p, 8, 5000);
+	p = realloc(p, 1200); /* LEAK: fam-realloc */
+	expect(p && malloc_usable_size(p) >= 1200);
+	expect_bytes(p, 8, 1200);
+	family_kept[2] = p;
+
+	family_kept[3] = realloc(NULL, 1100); /* LEAK: fam-realloc-null */
+	family_kept[4] = reallocarray(NULL, 10, 200); /* LEAK: fam-reallocarray */
+	expect(family_kept[3] && family_kept[4]);
+
+	expect(!posix_memalign(&a, 64, 1024)); /* LEAK: fam-posix */
+	expect((uintptr_t)a % 64 == 0 && malloc_usable_size(a) >= 1024);
+	family_kept[5] = a;
+	a = aligned_alloc(4096, 4096); /* LEAK: fam-aligned */
+	expect(a && (uintptr_t)a % 4096 == 0 && malloc_usable_size(a) >= 4096);
+	memset(a, 9, 4096);
+	family_kept[6] = a;
+	a = memalign(256, 1280); /* LEAK: fam-memalign */
+	expect(a && (uintptr_t)a % 256 == 0);
+	family_kept[7] = a;
+
+	a = valloc(2048);
+	expect(a && (uintptr_t)a % 4096 == 0);
+	free(a);
+	a = pvalloc(100);
+	expect(a && (uintptr_t)a % 4096 == 0 && malloc_usable_size(a) >= 4096);
+	free(a);
+	a = malloc(1024);
+	expect(a != NULL);
+	expect(realloc(a, 0) == NULL);	/* freed */
+	for (int i = 0; i < 1000; i++) {
+		a = malloc(1024 + i);
+		expect(a != NULL);
+		memset(a, i, 1024 + i);
+		free(a);
+	}
+	free(NULL);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -142,6 +230,8 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "Exit")) {
 		keep10();
 		_Exit(0);
+	} else if (!strcmp(mode, "family")) {
+		family();
 	} else if (!strcmp(mode, "term")) {
 		keep10();
 		raise(SIGTERM);
