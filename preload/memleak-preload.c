@@ -233,6 +233,7 @@ static struct {
 	 * injected), else 0: a free's first look.
 	 */
 	uint64_t key;
+	uint32_t epoch;		/* raised with every new mean */
 } __attribute__((aligned(64))) sampling = { .base = INT64_MAX };
 #define BASE_STEP	(1LL << 46)	/* 16384 times the largest mean memleak sets */
 static uint64_t sample_seed;		/* MEMLEAK_PRELOAD_SEED (tests), 0: none */
@@ -240,13 +241,16 @@ static uint64_t sample_seed;		/* MEMLEAK_PRELOAD_SEED (tests), 0: none */
 /*
  * A sampled block's header, in the 16 bytes before the address the program
  * has: the process's random hdr_key xor that address (0 once freed, so no
- * stale header survives in libc's memory), and how far before the address
- * libc's block starts (16, or a larger alignment).  Any other block has
- * the end of the previous chunk and its own chunk's size there.
+ * stale header survives in libc's memory), how far before the address
+ * libc's block starts (16, or a larger alignment), and the sampling.epoch
+ * it was sampled in.  Any other block has the end of the previous chunk
+ * and its own chunk's size there.  A block with a header is not in the
+ * sampled set: its free is recorded if its epoch is the current one.
  */
 struct sample_hdr {
 	uint64_t key;
-	uint64_t off;
+	uint32_t off;
+	uint32_t epoch;
 };
 static uint64_t hdr_key;	/* drawn once, never 0 */
 static bool headers_made;	/* some block may have a header */
@@ -479,6 +483,7 @@ static void sampling_set(uint64_t mean)
 		sampled[i].used = sampled[i].tomb = 0;
 	}
 	sampling.shift = ml_pl_filter_shift(mean);
+	sampling.epoch++;	/* the headers of earlier means' blocks: out */
 	if (!injected) {	/* before any block is sampled at this mean */
 		sampling.key = hdr_key;
 		headers_made = true;
@@ -1315,7 +1320,9 @@ static NOINLINE void record_alloc(enum ml_func func, void *p, uint64_t size,
 		}
 		goto out;
 	}
-	if (sampling.mean)
+	/* a heap block has a header if sampled blocks get one */
+	if (sampling.mean &&
+	    (!sampling.key || func == ML_MMAP || func == ML_MREMAP))
 		sampled_add((uintptr_t)p);
 	stack = take_stack(t, fp, ra0);
 	e = new_event(t);
@@ -1410,7 +1417,7 @@ static NOINLINE void *hdr_alloc(size_t size, size_t align, bool zero)
 	char *base;
 	void *p;
 
-	if (align > ((size_t)1 << 40)) {
+	if (align > ((size_t)1 << 30)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -1427,7 +1434,8 @@ static NOINLINE void *hdr_alloc(size_t size, size_t align, bool zero)
 	if (!base)
 		return NULL;
 	p = base + off;
-	*hdr_of(p) = (struct sample_hdr){ .key = hdr_key ^ (uintptr_t)p, .off = off };
+	*hdr_of(p) = (struct sample_hdr){ .key = hdr_key ^ (uintptr_t)p,
+					  .off = off, .epoch = sampling.epoch };
 	return p;
 }
 
@@ -1444,7 +1452,7 @@ static inline void hdr_release(void *p)
 /* Is the free of @p, which has a header, recorded? */
 static inline bool hdr_free_recorded(void *p)
 {
-	return !sampling.mean || sampled_take((uintptr_t)p);
+	return !sampling.mean || hdr_of(p)->epoch == sampling.epoch;
 }
 
 /* malloc_usable_size() of libc's block @p */

@@ -125,9 +125,11 @@ check_stack "bulk, every block sampled: the 1000 big ones kept" "$ML_OUT" 200000
 ml family -c "./build/targets/preloadt family"
 check_exit "family: exits 0" 0
 a=$(stacks "$ML_OUT")
-check_nstacks "family: eight stacks" "$ML_OUT" 8
+check_nstacks "family: nine stacks" "$ML_OUT" 9
 check_stack "family: realloc's block, grown then shrunk" "$ML_OUT" 1200 1 \
 	"$(frame family preloadt preloadt.c "$(line_of preloadt.c fam-realloc)")"
+check_stack "family: the mmap not unmapped" "$ML_OUT" 8192 1 \
+	"$(frame family preloadt preloadt.c "$(line_of preloadt.c fam-mmap)")"
 MEMLEAK_PRELOAD_SEED=42 ml family16 --sample-bytes=16 -c "./build/targets/preloadt family"
 check_exit "family, every block sampled: exits 0" 0
 check_eq "family, every block sampled: the same report" "$a" "$(stacks "$ML_OUT")"

@@ -21,8 +21,9 @@
  *                      malloc 2000, calloc 3000, realloc 1200 (grown from
  *                      1500 to 5000 first), realloc(NULL) 1100,
  *                      reallocarray 2000, posix_memalign 1024, aligned_alloc
- *                      4096, memalign 1280 kept; valloc, pvalloc, realloc
- *                      to 0 and 1000 malloc/free pairs freed.  It checks
+ *                      4096, memalign 1280, one of two mmap 8192 kept;
+ *                      valloc, pvalloc, realloc to 0, the other mmap and
+ *                      1000 malloc/free pairs freed.  It checks
  *                      contents, alignment and malloc_usable_size: exit 3
  *                      if one is wrong
  *
@@ -36,6 +37,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -144,7 +146,7 @@ static void expect_bytes(const unsigned char *p, int c, size_t n)
 		expect(p[i] == c);
 }
 
-static void *family_kept[8];
+static void *family_kept[9];
 
 void family(void)
 {
@@ -187,6 +189,16 @@ void family(void)
 	a = memalign(256, 1280); /* LEAK: fam-memalign */
 	expect(a && (uintptr_t)a % 256 == 0);
 	family_kept[7] = a;
+
+	for (int i = 0, prot = PROT_READ | PROT_WRITE,
+	     fl = MAP_PRIVATE | MAP_ANONYMOUS; i < 2; i++) {
+		a = mmap(NULL, 8192, prot, fl, -1, 0); /* LEAK: fam-mmap */
+		expect(a != MAP_FAILED);
+		if (i)
+			expect(!munmap(a, 8192));
+		else
+			family_kept[8] = a;
+	}
 
 	a = valloc(2048);
 	expect(a && (uintptr_t)a % 4096 == 0);
