@@ -1566,6 +1566,23 @@ EXPORT FRONT void free(void *p)
 	return free_hdr(p);
 }
 
+/*
+ * The other names of free: glibc's old cfree, C23's sized frees.  Calls
+ * of them must not reach libc with a block that has a header.
+ */
+EXPORT void cfree(void *p) __attribute__((alias("free"), nothrow, leaf));
+void our_free(void *p) __attribute__((alias("free"), nothrow, leaf));
+
+EXPORT void free_sized(void *p, size_t size)
+{
+	our_free(p);
+}
+
+EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
+{
+	our_free(p);
+}
+
 static NOINLINE void *calloc_rec(size_t n, size_t size)
 {
 	size_t bytes;

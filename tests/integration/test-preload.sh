@@ -130,7 +130,7 @@ check_stack "family: realloc's block, grown then shrunk" "$ML_OUT" 1200 1 \
 	"$(frame family preloadt preloadt.c "$(line_of preloadt.c fam-realloc)")"
 check_stack "family: the mmap not unmapped" "$ML_OUT" 8192 1 \
 	"$(frame family preloadt preloadt.c "$(line_of preloadt.c fam-mmap)")"
-MEMLEAK_PRELOAD_SEED=42 ml family16 --sample-bytes=16 -c "./build/targets/preloadt family"
+PRELOADT_HEADER=1 MEMLEAK_PRELOAD_SEED=42 ml family16 --sample-bytes=16 -c "./build/targets/preloadt family"
 check_exit "family, every block sampled: exits 0" 0
 check_eq "family, every block sampled: the same report" "$a" "$(stacks "$ML_OUT")"
 

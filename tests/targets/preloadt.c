@@ -25,7 +25,9 @@
  *                      valloc, pvalloc, realloc to 0, the other mmap and
  *                      1000 malloc/free pairs freed.  It checks
  *                      contents, alignment and malloc_usable_size: exit 3
- *                      if one is wrong
+ *                      if one is wrong.  PRELOADT_HEADER=1: the malloc'd
+ *                      block must have the library's sample header (its
+ *                      offset, 16, in the 8 bytes before it)
  *
  * No stdio: its buffers would be outstanding allocations.
  */
@@ -155,6 +157,8 @@ void family(void)
 
 	p = malloc(2000); /* LEAK: fam-malloc */
 	expect(p && malloc_usable_size(p) >= 2000);
+	if (getenv("PRELOADT_HEADER"))
+		expect(((uint32_t *)p)[-2] == 16);
 	memset(p, 1, 2000);
 	family_kept[0] = p;
 
