@@ -242,16 +242,19 @@ static uint64_t sample_seed;		/* MEMLEAK_PRELOAD_SEED (tests), 0: none */
  * A sampled block's header, in the 16 bytes before the address the program
  * has: the process's random hdr_key xor that address (0 once freed, so no
  * stale header survives in libc's memory), how far before the address
- * libc's block starts (16, or a larger alignment), and the sampling.epoch
- * it was sampled in.  Any other block has the end of the previous chunk
- * and its own chunk's size there.  A block with a header is not in the
- * sampled set: its free is recorded if its epoch is the current one.
+ * libc's block starts (1 << shift: 16, or a larger alignment), and the
+ * sampling.epoch it was sampled in.  Any other block has the end of the
+ * previous chunk and its own chunk's size there.  A block with a header is
+ * not in the sampled set: its free is recorded if its epoch is the current
+ * one.
  */
 struct sample_hdr {
 	uint64_t key;
-	uint32_t off;
+	uint32_t shift;
 	uint32_t epoch;
 };
+#define HDR_SHIFT	4	/* its own size */
+_Static_assert(sizeof(struct sample_hdr) == 1 << HDR_SHIFT, "sample_hdr");
 static uint64_t hdr_key;	/* drawn once, never 0 */
 static bool headers_made;	/* some block may have a header */
 static bool injected;		/* dlopen()ed by memleak --inject: no headers */
@@ -1403,8 +1406,14 @@ static inline bool has_hdr(void *p)
 {
 	struct sample_hdr *h = hdr_of(p);
 
-	return h->key == (hdr_key ^ (uintptr_t)p) && h->off >= sizeof(*h) &&
-	       !(h->off & (h->off - 1));
+	return h->key == (hdr_key ^ (uintptr_t)p) && h->shift >= HDR_SHIFT &&
+	       h->shift < 64;
+}
+
+/* How far before @p, which has a header, libc's block starts */
+static inline size_t hdr_off(void *p)
+{
+	return (size_t)1 << hdr_of(p)->shift;
 }
 
 /*
@@ -1413,21 +1422,23 @@ static inline bool has_hdr(void *p)
  */
 static NOINLINE void *hdr_alloc(size_t size, size_t align, bool zero)
 {
-	size_t off = sizeof(struct sample_hdr), total;
+	unsigned int shift = HDR_SHIFT;
+	size_t off, total;
 	char *base;
 	void *p;
 
-	if (align > ((size_t)1 << 30)) {
+	if (align > SIZE_MAX / 2 + 1) {	/* as libc's memalign */
 		errno = EINVAL;
 		return NULL;
 	}
-	while (off < align)
-		off <<= 1;
+	while (((size_t)1 << shift) < align)
+		shift++;
+	off = (size_t)1 << shift;
 	if (__builtin_add_overflow(size, off, &total)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (off > sizeof(struct sample_hdr))
+	if (shift > HDR_SHIFT)
 		base = __libc_memalign(off, total);
 	else
 		base = zero ? __libc_calloc(1, total) : __libc_malloc(total);
@@ -1435,17 +1446,16 @@ static NOINLINE void *hdr_alloc(size_t size, size_t align, bool zero)
 		return NULL;
 	p = base + off;
 	*hdr_of(p) = (struct sample_hdr){ .key = hdr_key ^ (uintptr_t)p,
-					  .off = off, .epoch = sampling.epoch };
+					  .shift = shift, .epoch = sampling.epoch };
 	return p;
 }
 
 /* Give libc back the block of @p, which has a header: gone with it. */
 static inline void hdr_release(void *p)
 {
-	struct sample_hdr *h = hdr_of(p);
-	char *base = (char *)p - h->off;
+	char *base = (char *)p - hdr_off(p);
 
-	h->key = 0;
+	hdr_of(p)->key = 0;
 	__libc_free(base);
 }
 
@@ -1473,7 +1483,7 @@ static size_t libc_usable(void *p)
 /* Bytes the program may use at @p (has_hdr(@p): @hdr). */
 static size_t usable(void *p, bool hdr)
 {
-	size_t off = hdr ? hdr_of(p)->off : 0;
+	size_t off = hdr ? hdr_off(p) : 0;
 
 	return libc_usable((char *)p - off) - off;
 }
@@ -1490,9 +1500,9 @@ static size_t usable(void *p, bool hdr)
 /*
  * The fronts of malloc, free and calloc, which every call runs, on a page
  * of their own, malloc's at its start: where they fell among the rest,
- * their cost on mallocbench varied with their address from 1.7 to 3.9 %
- * (bench/user.sh; on this machine, the fronts 64 bytes apart and moved in
- * steps of 512 bytes: worst at 0x240 and 0xa40 into a page).
+ * their cost (mallocbench, 1 thread, under the library alone, sampling
+ * nothing) went from +1.7 to +3.9 % with their place in the page, in our
+ * machine's CPU (moved in steps of 512 bytes: worst at 0x240 and 0xa40).
  */
 #define FRONT_FIRST	__attribute__((section(".text.ml_front"), aligned(4096)))
 #define FRONT		__attribute__((section(".text.ml_front"), aligned(64)))

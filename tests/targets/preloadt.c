@@ -22,12 +22,13 @@
  *                      1500 to 5000 first), realloc(NULL) 1100,
  *                      reallocarray 2000, posix_memalign 1024, aligned_alloc
  *                      4096, memalign 1280, one of two mmap 8192 kept;
- *                      valloc, pvalloc, realloc to 0, the other mmap and
- *                      1000 malloc/free pairs freed.  It checks
- *                      contents, alignment and malloc_usable_size: exit 3
+ *                      posix_memalign at 1 MiB, valloc, pvalloc, realloc
+ *                      to 0, the other mmap and 1000 malloc/free pairs
+ *                      freed.  It checks contents, alignment and
+ *                      malloc_usable_size: exit 3
  *                      if one is wrong.  PRELOADT_HEADER=1: the malloc'd
  *                      block must have the library's sample header (its
- *                      offset, 16, in the 8 bytes before it)
+ *                      offset's log2, 4, in the 8 bytes before it)
  *
  * No stdio: its buffers would be outstanding allocations.
  */
@@ -158,7 +159,7 @@ void family(void)
 	p = malloc(2000); /* LEAK: fam-malloc */
 	expect(p && malloc_usable_size(p) >= 2000);
 	if (getenv("PRELOADT_HEADER"))
-		expect(((uint32_t *)p)[-2] == 16);
+		expect(((uint32_t *)p)[-2] == 4);
 	memset(p, 1, 2000);
 	family_kept[0] = p;
 
@@ -203,6 +204,10 @@ void family(void)
 		else
 			family_kept[8] = a;
 	}
+
+	expect(!posix_memalign(&a, 1 << 20, 1024));	/* freed */
+	expect((uintptr_t)a % (1 << 20) == 0 && malloc_usable_size(a) >= 1024);
+	free(a);
 
 	a = valloc(2048);
 	expect(a && (uintptr_t)a % 4096 == 0);
