@@ -25,19 +25,19 @@
  *                      posix_memalign at 1 MiB, valloc, pvalloc, realloc
  *                      to 0, the other mmap and 1000 malloc/free pairs
  *                      freed.  It checks contents, alignment and
- *                      malloc_usable_size: exit 3
- *                      if one is wrong.  PRELOADT_HEADER=1: the malloc'd
- *                      block must have the library's sample header (its
- *                      offset's log2, 4, in the 8 bytes before it)
+ *                      malloc_usable_size: exit 3 if one is wrong.
+ *                      PRELOADT_HEADER=1: the malloc'd block must have the
+ *                      library's sample header (its offset's log2, 4, in
+ *                      the 8 bytes before it)
  *
  * No stdio: its buffers would be outstanding allocations.
  */
 #define _GNU_SOURCE
 #include <malloc.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
