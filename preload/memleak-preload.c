@@ -257,7 +257,7 @@ struct sample_hdr {
 _Static_assert(sizeof(struct sample_hdr) == 1 << HDR_SHIFT, "sample_hdr");
 static uint64_t hdr_key;	/* drawn once, never 0 */
 static bool headers_made;	/* some block may have a header */
-static bool injected;		/* dlopen()ed by memleak --inject: no headers */
+static bool injected;		/* malloc_is_ours() said no: no headers */
 
 static void spin_lock(int *l)
 {
@@ -1663,25 +1663,20 @@ static inline __attribute__((always_inline))
 void *do_realloc(enum ml_func func, void *old, size_t size, uint64_t arg,
 		 uintptr_t *fp, uintptr_t ra)
 {
-	bool drawn = false, rec_old;
+	/* drawn first, as for every allocation: it may need a header */
+	uint32_t w = !old || size ? sample_weight(size) : 0;
 	uint64_t fs;
-	uint32_t w = 0;
+	bool rec_old;
 	void *p;
 
-	if (unlikely(headers_made)) {
-		/* libc's realloc may not take a header along or make one */
-		if (!old || size)
-			w = sample_weight(size);
-		drawn = true;
-		if ((w && sampling.key) || (old && has_hdr(old)))
-			return realloc_move(func, old, size, arg, w, fp, ra);
-	}
+	/* libc's realloc may not take a header along or make one */
+	if ((w && sampling.key) ||
+	    (unlikely(headers_made) && old && has_hdr(old)))
+		return realloc_move(func, old, size, arg, w, fp, ra);
 	rec_old = old && free_recorded(old);
 	fs = rec_old ? free_seq() : 0;
 	p = __libc_realloc(old, size);
 	if (p) {
-		if (!drawn)
-			w = sample_weight(size);
 		if (w || rec_old)
 			record_alloc(func, p, size, arg, rec_old ? old : NULL,
 				     fs, w, fp, ra);
