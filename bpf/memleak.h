@@ -61,6 +61,7 @@ enum ml_counter {
 	ML_CNT_RINGBUF_DROP,	/* -t event ring buffer full */
 	ML_CNT_MISSED_FREE,	/* an address came back while still outstanding */
 	ML_CNT_STACK_TRUNCATED,	/* a user stack not unwound to its end */
+	ML_CNT_SAMPLES_UNTRACKED, /* preload: sampled block dropped (set full) */
 	ML_CNT_MAX,
 };
 
@@ -305,7 +306,11 @@ struct ml_pl_batch {
 	__u64 first_ns;		/* CLOCK_MONOTONIC(_COARSE) of its first event */
 	__u64 next;		/* another thread's batch (its address), 0: none */
 	__u32 tid;		/* the thread whose events these are */
-	__u32 pad;
+	/*
+	 * Sampled blocks the library dropped since the last batch: its set
+	 * of them was full, so their frees would have gone unseen.
+	 */
+	__u32 untracked;
 	/*
 	 * Every allocation that other threads have not handed over yet is
 	 * numbered after this: a free of this batch numbered at or before

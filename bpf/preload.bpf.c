@@ -338,6 +338,8 @@ int BPF_KPROBE(preload_flush, struct ml_pl_batch *batch)
 	if (c.nr_events > ML_PL_EVENTS)
 		c.nr_events = ML_PL_EVENTS;
 	c.pid = bpf_get_current_pid_tgid() >> 32;
+	if (b.untracked)
+		count_n(ML_CNT_SAMPLES_UNTRACKED, b.untracked);
 	c.sc = bpf_task_storage_get(&batch_scratch, bpf_get_current_task_btf(),
 				    NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	size = c.nr_events * sizeof(struct ml_pl_event);

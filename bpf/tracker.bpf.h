@@ -62,12 +62,17 @@ __u64 sample_seq = 0;
 #define ML_EVENT_TID(pid_tgid)	((__u32)(pid_tgid))
 #endif
 
-static __always_inline void count(__u32 which)
+static __always_inline void count_n(__u32 which, __u64 n)
 {
 	__u64 *c = bpf_map_lookup_elem(&counters, &which);
 
 	if (c)
-		*c += 1;
+		*c += n;
+}
+
+static __always_inline void count(__u32 which)
+{
+	count_n(which, 1);
 }
 
 #include "unwind.bpf.h"

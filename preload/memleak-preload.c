@@ -668,12 +668,13 @@ static uint64_t horizon(const struct ml_thread *t)
 /* Hand the batch over (t locked) and start a new one. */
 static void flush_locked(struct ml_thread *t)
 {
-	if (t->batch.nr_events || t->batch.nr_stacks) {
+	if (t->batch.nr_events || t->batch.nr_stacks || t->batch.untracked) {
 		t->batch.horizon = horizon(t);
 		flush_site(&t->batch);
 		__atomic_add_fetch(&ctl.flushes, 1, __ATOMIC_RELAXED);
 		t->batch.nr_events = 0;
 		t->batch.nr_stacks = 0;
+		t->batch.untracked = 0;
 		t->gen++;
 	}
 	/* its allocations are in BPF's maps now (or were cancelled) */
@@ -1092,11 +1093,13 @@ static inline struct sampled_set *stripe_of(uint32_t h)
 	return &sampled[(h * 0x9e3779b1U) >> (32 - SAMPLED_STRIPE_BITS)];
 }
 
-static void sampled_add(uint64_t addr)
+/* Into the set of sampled blocks; false if there is no room for it. */
+static bool sampled_add(uint64_t addr)
 {
 	uint32_t h = ml_pl_filter_bit(addr, sampling.shift, FILTER_BITS);
 	struct sampled_set *s = stripe_of(h);
 	struct granule *g = &granules[h];
+	bool ok = true;
 
 	spin_lock(&s->lock);
 	if (!g->addr) {
@@ -1106,8 +1109,11 @@ static void sampled_add(uint64_t addr)
 		g->addr = addr;
 	} else if (overflow_add(s, addr)) {
 		g->more++;
+	} else {
+		ok = false;
 	}
 	spin_unlock(&s->lock);
+	return ok;
 }
 
 /* True if @addr, whose filter bit is set, was a sampled block (it no longer is). */
@@ -1314,6 +1320,17 @@ static NOINLINE void record_alloc(enum ml_func func, void *p, uint64_t size,
 	/* realloc's old block: allocated in this very batch? */
 	if (send_old && cancel_alloc(t, (uintptr_t)old))
 		send_old = false;
+	/*
+	 * A heap block has a header if sampled blocks get one; one with none
+	 * that finds no room in the set is not tracked, counted, since its
+	 * free would go unseen.
+	 */
+	if (w && sampling.mean &&
+	    (!sampling.key || func == ML_MMAP || func == ML_MREMAP) &&
+	    !sampled_add((uintptr_t)p)) {
+		t->batch.untracked++;
+		w = 0;
+	}
 	if (!w) {
 		if (send_old) {
 			e = new_event(t);
@@ -1323,10 +1340,6 @@ static NOINLINE void record_alloc(enum ml_func func, void *p, uint64_t size,
 		}
 		goto out;
 	}
-	/* a heap block has a header if sampled blocks get one */
-	if (sampling.mean &&
-	    (!sampling.key || func == ML_MMAP || func == ML_MREMAP))
-		sampled_add((uintptr_t)p);
 	stack = take_stack(t, fp, ra0);
 	e = new_event(t);
 	if (t->alloc_floor == NO_FLOOR)
@@ -1378,6 +1391,25 @@ static inline bool free_recorded(void *p)
 	if (likely(!maybe_sampled((uintptr_t)p)))
 		return false;
 	return sampled_take((uintptr_t)p);
+}
+
+/*
+ * @p, a sampled block that a call took out of the set and then failed to
+ * free, goes back in.  With no room, BPF forgets it (counted), rather
+ * than hold it as a leak whose free it would never see.
+ */
+static NOINLINE void sampled_readd(enum ml_func func, void *p)
+{
+	struct ml_thread *t;
+
+	if (sampled_add((uintptr_t)p))
+		return;
+	record_free(func, p, free_seq());
+	t = enter();
+	if (t) {
+		t->batch.untracked++;
+		leave(t);
+	}
 }
 
 #define FP()	((uintptr_t *)__builtin_frame_address(0))
@@ -1684,7 +1716,7 @@ void *do_realloc(enum ml_func func, void *old, size_t size, uint64_t arg,
 		if (rec_old)
 			record_free(func, old, fs);	/* realloc(p, 0) freed p */
 	} else if (rec_old && sampling.mean) {
-		sampled_add((uintptr_t)old);	/* failed: still there, sampled */
+		sampled_readd(func, old);	/* failed: still there, sampled */
 	}
 	return p;
 }
@@ -1795,7 +1827,7 @@ EXPORT int munmap(void *addr, size_t len)
 	if (!r && rec)
 		record_free(ML_MUNMAP, addr, seq);
 	else if (r && rec && sampling.mean)
-		sampled_add((uintptr_t)addr);	/* failed: still there */
+		sampled_readd(ML_MUNMAP, addr);	/* failed: still there */
 	return r;
 }
 
@@ -1819,7 +1851,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
 			record_alloc(ML_MREMAP, p, len, 0, rec_old ? old : NULL,
 				     seq, w, FP(), RA());
 	} else if (rec_old && sampling.mean) {
-		sampled_add((uintptr_t)old);	/* failed: still there */
+		sampled_readd(ML_MREMAP, old);	/* failed: still there */
 	}
 	return p;
 }

@@ -35,6 +35,7 @@ static const char *const counter_names[ML_CNT_MAX] = {
 	[ML_CNT_RINGBUF_DROP] = "ringbuf_drop",
 	[ML_CNT_MISSED_FREE] = "missed_free",
 	[ML_CNT_STACK_TRUNCATED] = "stack_truncated",
+	[ML_CNT_SAMPLES_UNTRACKED] = "samples_untracked",
 };
 
 void ml_fmt_json(FILE *out, const struct ml_rmodel *m, const struct ml_fmt_opts *o)

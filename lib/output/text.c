@@ -132,6 +132,7 @@ void ml_text_losses(FILE *out, const uint64_t c[], uint64_t prog_misses)
 		[ML_CNT_RINGBUF_DROP] = "trace events dropped (ring buffer full)",
 		[ML_CNT_MISSED_FREE] = "addresses allocated again while outstanding (frees missed; the old block was dropped)",
 		[ML_CNT_STACK_TRUNCATED] = "user stacks not unwound to their end (no unwind table, unreadable stack, or too deep): shown ending in [truncated]",
+		[ML_CNT_SAMPLES_UNTRACKED] = "sampled blocks not tracked (the preload library's set of sampled blocks was full): estimates are low by their weight",
 	};
 
 	for (int i = 0; i < ML_CNT_MAX; i++)

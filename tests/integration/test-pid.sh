@@ -160,6 +160,39 @@ kill -TERM "$TARGET"
 wait_exit "$TARGET" 30	# the library still loaded: seen taking over 10 s in CI
 check_eq "-p --inject --sample-bytes: the target exits 0 on SIGTERM" 0 "$WAIT_RC" "${WAIT_CTX:-}"
 
+# 7. More sampled blocks than the library's set of them holds: injected,
+# blocks get no header, so each sampled one's free is found through the
+# set.  At a sample per 16 bytes each of 1,000,000 blocks of 512 bytes is
+# a sample of weight 1.  Those the set has no room for are not tracked (a
+# free of theirs would go unseen), and the report counts them: with the
+# blocks it shows, all 1,000,000.
+MANY=$(frame leak_many leaky $L "$(line_of $L many)")
+bg many-target ./build/targets/leaky wait 1000000
+TARGET=$BG_PID
+TARGET_OUT=$OUT/many-target.out
+wait_for "$TARGET_OUT" '^ready$' 10
+start_memleak inject-full -p "$TARGET" --inject --sample-bytes=16 2 4
+wait_for "$ML_OUT" "$RE_HEADER" 20
+signal_leak "--inject, the set full"
+wait_exit "$ML_PID" 60
+ML_RC=$WAIT_RC
+check_exit "--inject, the set full: exits 0" 0
+untracked=$(sed -n 's/^\tlost: \([0-9]*\) sampled blocks not tracked .*/\1/p' "$ML_OUT" | tail -1)
+if rec=$(find_stack "$ML_OUT" last "$MANY"); then
+	read -r bytes allocs _ <<<"$rec"
+	check_eq "--inject, the set full: some blocks not tracked" 1 \
+		"$(( ${untracked:-0} > 0 && allocs > 0 ))"
+	check_eq "--inject, the set full: shown and not tracked are all the blocks" \
+		1000000 "$(( allocs + ${untracked:-0} ))"
+	check_eq "--inject, the set full: 512 bytes a block shown" \
+		$(( allocs * 512 )) "$bytes"
+else
+	fail "--inject, the set full: a stack at leak_many" "$(stacks_pretty "$ML_OUT")"
+	ml_context
+fi
+kill -TERM "$TARGET"
+wait_exit "$TARGET" 30
+
 ml sample-no-inject -p "$$" --sample-bytes
 check_exit "-p --sample-bytes without --inject: usage error" 2
 check_grep "-p --sample-bytes without --inject: says it needs --inject" \

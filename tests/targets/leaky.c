@@ -10,6 +10,7 @@
  *   leaky MODE     MODE: direct calloc strdup memalign realloc mmap threads
  *                        mixed|all (direct..realloc) none wait single
  *                        setuid
+ *   leaky wait N   wait mode, but each SIGUSR1 leaks N x 512 bytes instead
  *
  * No stdio: its buffers would be real outstanding allocations.
  */
@@ -188,11 +189,13 @@ void leak_on_signal(void)
 		sink = malloc(777); /* LEAK: signal */
 }
 
-/*
- * Leak like direct, print "ready", then wait for signals: SIGUSR1 leaks
- * 10 x 777 bytes and prints "leaked", SIGTERM or SIGINT exits 0.  Gives up
- * after 120 s so that a broken test cannot leave it behind for long.
- */
+/* @n x malloc(512), on each SIGUSR1 in "wait N" mode */
+void leak_many(long n)
+{
+	for (long i = 0; i < n; i++)
+		sink = malloc(512); /* LEAK: many */
+}
+
 /* How many tasks of this process have uid 0 (real, effective or saved)? */
 static int root_tasks(void)
 {
@@ -241,7 +244,13 @@ static int setuid_mode(void)
 	return 0;
 }
 
-static int wait_mode(void)
+/*
+ * Leak like direct, print "ready", then wait for signals: SIGUSR1 leaks
+ * 10 x 777 bytes (@many: @many x 512 bytes) and prints "leaked", SIGTERM
+ * or SIGINT exits 0.  Gives up after 120 s so that a broken test cannot
+ * leave it behind for long.
+ */
+static int wait_mode(long many)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block, old;
@@ -263,7 +272,10 @@ static int wait_mode(void)
 			sigsuspend(&old);	/* the pause loop, without a race */
 		if (got_usr1) {
 			got_usr1 = 0;
-			leak_on_signal(); /* CALL: signal */
+			if (many)
+				leak_many(many); /* CALL: many */
+			else
+				leak_on_signal(); /* CALL: signal */
 			say("leaked\n");
 		}
 	}
@@ -282,7 +294,7 @@ int main(int argc, char **argv)
 	int all = is(mode, "mixed") || is(mode, "all");
 
 	if (is(mode, "wait"))
-		return wait_mode();
+		return wait_mode(argc > 2 ? atol(argv[2]) : 0);
 	if (is(mode, "setuid"))
 		return setuid_mode();
 	/* Does libc think it is single-threaded (its malloc then takes no lock)? */
