@@ -132,6 +132,7 @@ struct walk_entry {
 struct ml_thread {
 	int lock;			/* owner vs the flusher */
 	bool live;			/* a thread owns it */
+	int64_t *countdown;		/* its thread's, once it drew one */
 	struct ml_thread *next;		/* every state ever made */
 	uintptr_t stack_lo, stack_hi;	/* bounds for the frame walk */
 	uint32_t gen;			/* batch generation (pend[] validity) */
@@ -155,16 +156,15 @@ static TLS struct ml_thread *self;
 static TLS int guard;		/* inside the library: calls go straight through */
 static TLS bool thread_done;	/* past our thread-exit destructor */
 /*
- * Sampling, per thread: the count-down to the next sample, which every
- * allocation's size lowers, held as sampling.base plus the bytes left (at
- * or under the base: this one is sampled); the base it was drawn for (0:
- * never; another than sampling.base: the rate changed since, draw again);
- * and the random stream of the draws.
+ * Sampling, per thread: the count-down to the next sample, the bytes left,
+ * which every allocation's size lowers (at or under 0: this one is looked
+ * at, in sample_slow()); the sampling.epoch it was drawn in (0: never);
+ * and the random stream of the draws.  A change of rate sets every
+ * thread's count-down to 0 (sampling_set()), so a count-down drawn at
+ * another rate never lets an allocation through unseen.
  */
-static TLS struct {
-	int64_t left;
-	int64_t base;
-} countdown;
+static TLS int64_t countdown;
+static TLS uint32_t countdown_epoch;
 static TLS uint64_t rng;
 
 static int init_state;		/* 0 not yet, 1 running, 2 done */
@@ -215,6 +215,8 @@ static struct sampled_set {
 	uint32_t used, tomb, cap;	/* cap: slots, a power of 2 */
 	uint64_t *slot;			/* 0 empty, 1 deleted, else an address */
 } __attribute__((aligned(64))) sampled[SAMPLED_STRIPES];	/* a line each */
+static void free_plain(void *p);
+
 /*
  * Read by every call, set while no call runs (sampling_set()): a line no
  * write shares.
@@ -223,24 +225,26 @@ static struct {
 	uint64_t mean;		/* ctl.sample_bytes */
 	unsigned int shift;	/* ml_pl_filter_shift(mean) */
 	/*
-	 * Each new mean's: a count-down drawn for an earlier one is at or
-	 * under it (the draws are at most BASE_STEP).  INT64_MAX: every
-	 * allocation is recorded.
-	 */
-	int64_t base;
-	/*
-	 * hdr_key while sampled blocks get a header (sampling, not
-	 * injected), else 0: a free's first look.
+	 * The process's random key of headers (struct sample_hdr), which
+	 * every free compares, whether or not sampled blocks get one now;
+	 * before it is drawn, any (headers_made is false).
 	 */
 	uint64_t key;
+	/*
+	 * Where a free of a block with no header goes: libc while sampled
+	 * blocks get a header, else free_plain().
+	 */
+	void (*free_next)(void *p);
 	uint32_t epoch;		/* raised with every new mean */
-} __attribute__((aligned(64))) sampling = { .base = INT64_MAX };
-#define BASE_STEP	(1LL << 46)	/* 16384 times the largest mean memleak sets */
+	bool headers;		/* sampled blocks get a header */
+} __attribute__((aligned(64))) sampling = {
+	.key = 0x9e3779b97f4a7c15ULL, .free_next = free_plain,
+};
 static uint64_t sample_seed;		/* MEMLEAK_PRELOAD_SEED (tests), 0: none */
 
 /*
  * A sampled block's header, in the 16 bytes before the address the program
- * has: the process's random hdr_key xor that address (0 once freed, so no
+ * has: the process's random sampling.key xor that address (0 once freed, so no
  * stale header survives in libc's memory), how far before the address
  * libc's block starts (1 << shift: 16, or a larger alignment), and the
  * sampling.epoch it was sampled in.  Any other block has the end of the
@@ -255,7 +259,6 @@ struct sample_hdr {
 };
 #define HDR_SHIFT	4	/* its own size */
 _Static_assert(sizeof(struct sample_hdr) == 1 << HDR_SHIFT, "sample_hdr");
-static uint64_t hdr_key;	/* drawn once, never 0 */
 static bool headers_made;	/* some block may have a header */
 static bool injected;		/* malloc_is_ours() said no: no headers */
 
@@ -453,14 +456,16 @@ static void flusher_to_pthread(void)
  */
 static void sampling_set(uint64_t mean)
 {
-	static int64_t base;
-
 	if (mean == sampling.mean)
 		return;
 	/* every allocation, meanwhile and if there is no memory for the set */
 	sampling.mean = 0;
-	sampling.base = INT64_MAX;
-	sampling.key = 0;
+	countdown = 0;
+	for (struct ml_thread *t = threads; t; t = t->next)
+		if (t->live && t->countdown)
+			*t->countdown = 0;
+	sampling.headers = false;
+	sampling.free_next = free_plain;
 	memset(filter, 0xff, sizeof(filter));
 	if (!mean)
 		return;
@@ -488,13 +493,11 @@ static void sampling_set(uint64_t mean)
 	sampling.shift = ml_pl_filter_shift(mean);
 	sampling.epoch++;	/* the headers of earlier means' blocks: out */
 	if (!injected) {	/* before any block is sampled at this mean */
-		sampling.key = hdr_key;
+		sampling.headers = true;
+		sampling.free_next = __libc_free;
 		headers_made = true;
 	}
 	__atomic_store_n(&sampling.mean, mean, __ATOMIC_RELEASE);
-	/* the next base, back to the first after some 130000 means */
-	base = base < INT64_MAX - 2 * BASE_STEP ? base + BASE_STEP : BASE_STEP;
-	__atomic_store_n(&sampling.base, base, __ATOMIC_RELEASE);
 }
 
 /*
@@ -565,7 +568,7 @@ static void ml_init(void)
 	have_key = pthread_key_create(&exit_key, thread_exit) == 0;
 	pthread_atfork(NULL, NULL, atfork_child);
 	sample_seed = env_u64("MEMLEAK_PRELOAD_SEED", 0);
-	hdr_key = draw_key();
+	sampling.key = draw_key();
 	injected = !malloc_is_ours();
 	sampling_set(ctl.sample_bytes);
 	__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
@@ -616,6 +619,7 @@ static struct ml_thread *thread_state(void)
 	}
 	spin_lock(&t->lock);
 	t->batch.tid = syscall(SYS_gettid);	/* a state is reused by later threads */
+	t->countdown = NULL;
 	t->sent_gen = ctl.generation;
 	memset(t->sent, 0, sizeof(t->sent));
 	memset(t->walk, 0, sizeof(t->walk));
@@ -722,6 +726,7 @@ static void thread_exit(void *arg)
 	spin_lock(&t->lock);
 	flush_locked(t);
 	t->live = false;
+	t->countdown = NULL;
 	spin_unlock(&t->lock);
 	self = NULL;
 	thread_done = true;
@@ -1246,45 +1251,66 @@ static inline bool cancel_alloc(struct ml_thread *t, uint64_t addr)
 }
 
 /*
+ * Where sampling_set() finds this thread's count-down, to reset it: in its
+ * state, if a thread-exit hook takes it out again (a count-down it cannot
+ * reach waits out its distance at the old rate).
+ */
+static void countdown_register(void)
+{
+	if (!have_key)
+		return;
+	if (!self)
+		self = thread_state();
+	if (self)
+		self->countdown = &countdown;
+}
+
+/*
  * The weight of a sampled allocation of @size, whose count-down reached 0
- * (or that draws the first count-down of this thread at this mean); 0:
+ * (or that draws the first count-down of this thread at this rate); 0:
  * not sampled.
  */
 static NOINLINE uint32_t sample_slow(uint64_t size)
 {
-	int64_t base = __atomic_load_n(&sampling.base, __ATOMIC_ACQUIRE), left;
+	int64_t left;
 	uint32_t w;
 
-	countdown.left = (int64_t)((uint64_t)countdown.left + size); /* again below */
-	if (guard || init_state != 2 || base == INT64_MAX)
+	countdown = (int64_t)((uint64_t)countdown + size); /* again below */
+	if (guard || init_state != 2 || !sampling.mean)
 		return 0;	/* our own allocations are not the program's */
-	if (unlikely(countdown.base != base)) {
-		if (!countdown.base) {
-			guard++;
+	if (unlikely(countdown_epoch != sampling.epoch)) {
+		guard++;
+		if (!countdown_epoch)
 			rng = sample_seed ? sample_seed + syscall(SYS_gettid) - getpid() :
 				(uintptr_t)&rng ^ now_coarse() ^
 				((uint64_t)syscall(SYS_gettid) << 32);
-			guard--;
-		}
-		countdown.base = base;
-		countdown.left = base + ml_pl_next_sample(&rng, sampling.mean);
+		countdown_register();
+		guard--;
+		countdown_epoch = sampling.epoch;
+		countdown = ml_pl_next_sample(&rng, sampling.mean);
 	}
-	left = countdown.left - base;
+	left = countdown;
 	w = ml_pl_countdown(&left, &rng, size, sampling.mean);
-	countdown.left = base + (left < BASE_STEP ? left : BASE_STEP);
+	countdown = left;
 	return w;
 }
 
 /*
  * Sampling, and this allocation of @size is not sampled: true, and all it
- * cost was a subtraction.  Not sampling, no count-down is above the base.
+ * cost was a subtraction (in place, its flags the answer).  Not sampling,
+ * every count-down is at or under 0.
  */
 static inline bool unsampled(uint64_t size)
 {
-	int64_t left = (int64_t)((uint64_t)countdown.left - size);
+#ifdef __x86_64__
+	bool above;
 
-	countdown.left = left;
-	return likely(left > sampling.base);
+	asm("subq %2, %0" : "+m"(countdown), "=@ccg"(above) : "r"(size));
+	return likely(above);
+#else
+	countdown = (int64_t)((uint64_t)countdown - size);
+	return likely(countdown > 0);
+#endif
 }
 
 /* The weight of an allocation unsampled() said false to. */
@@ -1326,7 +1352,7 @@ static NOINLINE void record_alloc(enum ml_func func, void *p, uint64_t size,
 	 * free would go unseen.
 	 */
 	if (w && sampling.mean &&
-	    (!sampling.key || func == ML_MMAP || func == ML_MREMAP) &&
+	    (!sampling.headers || func == ML_MMAP || func == ML_MREMAP) &&
 	    !sampled_add((uintptr_t)p)) {
 		t->batch.untracked++;
 		w = 0;
@@ -1438,8 +1464,9 @@ static inline bool has_hdr(void *p)
 {
 	struct sample_hdr *h = hdr_of(p);
 
-	return h->key == (hdr_key ^ (uintptr_t)p) && h->shift >= HDR_SHIFT &&
-	       h->shift < 64;
+	return unlikely(headers_made) &&
+	       h->key == (sampling.key ^ (uintptr_t)p) &&
+	       h->shift >= HDR_SHIFT && h->shift < 64;
 }
 
 /* How far before @p, which has a header, libc's block starts */
@@ -1477,7 +1504,7 @@ static NOINLINE void *hdr_alloc(size_t size, size_t align, bool zero)
 	if (!base)
 		return NULL;
 	p = base + off;
-	*hdr_of(p) = (struct sample_hdr){ .key = hdr_key ^ (uintptr_t)p,
+	*hdr_of(p) = (struct sample_hdr){ .key = sampling.key ^ (uintptr_t)p,
 					  .shift = shift, .epoch = sampling.epoch };
 	return p;
 }
@@ -1525,7 +1552,7 @@ static size_t usable(void *p, bool hdr)
  * header if it is sampled and sampled blocks get one, else @libc's.
  */
 #define SAMPLED_BLOCK(w, size, align, zero, libc)			\
-	((w) && sampling.key ? hdr_alloc(size, align, zero) : (libc))
+	((w) && sampling.headers ? hdr_alloc(size, align, zero) : (libc))
 
 /* ------------------------------------------------------------ the API */
 
@@ -1571,7 +1598,11 @@ static NOINLINE void free_rec(void *p)
 	__libc_free(p);
 }
 
-/* A free with no header: the filter says whether it may be recorded. */
+/*
+ * A free with no header while sampled blocks get none (not sampling,
+ * injected), or a block that only looked like it had one: the filter says
+ * whether it may be recorded.
+ */
 static NOINLINE void free_plain(void *p)
 {
 	if (likely(!maybe_sampled((uintptr_t)p)))
@@ -1589,23 +1620,17 @@ static NOINLINE void free_hdr(void *p)
 	hdr_release(p);
 }
 
-/* A free while sampled blocks get no header (not sampling, injected). */
-static NOINLINE void free_any(void *p)
-{
-	if (unlikely(headers_made) && p && has_hdr(p))
-		return free_hdr(p);	/* made before the rate changed */
-	return free_plain(p);
-}
-
+/*
+ * A header is looked for in every mode, so that blocks sampled before a
+ * change of rate keep theirs; a block with none goes to libc or, while
+ * sampled blocks get none, to free_plain().
+ */
 EXPORT FRONT void free(void *p)
 {
-	uint64_t k = sampling.key;
-
-	if (unlikely(!k))
-		return free_any(p);
-	if (likely(!p || hdr_of(p)->key != (k ^ (uintptr_t)p)))
-		return __libc_free(p);	/* sampling: mostly */
-	return free_hdr(p);
+	if (likely(p) &&
+	    unlikely(hdr_of(p)->key == (sampling.key ^ (uintptr_t)p)))
+		return free_hdr(p);
+	return sampling.free_next(p);
 }
 
 /*
@@ -1702,8 +1727,8 @@ void *do_realloc(enum ml_func func, void *old, size_t size, uint64_t arg,
 	void *p;
 
 	/* libc's realloc may not take a header along or make one */
-	if ((w && sampling.key) ||
-	    (unlikely(headers_made) && old && has_hdr(old)))
+	if ((w && sampling.headers) ||
+	    (old && has_hdr(old)))
 		return realloc_move(func, old, size, arg, w, fp, ra);
 	rec_old = old && free_recorded(old);
 	fs = rec_old ? free_seq() : 0;
@@ -1799,7 +1824,7 @@ EXPORT void *pvalloc(size_t size)
 
 EXPORT size_t malloc_usable_size(void *p)
 {
-	return p ? usable(p, unlikely(headers_made) && has_hdr(p)) : 0;
+	return p ? usable(p, has_hdr(p)) : 0;
 }
 
 /*

@@ -291,15 +291,15 @@ wait_exit()
 	return 0
 }
 
-# start_target NAME: "leaky wait" in the background, once it says ready;
-# TARGET is its pid, TARGET_OUT its output.
+# start_target NAME [MODE [ARG]]: "leaky MODE ARG" (MODE: wait) in the
+# background, once it says ready; TARGET is its pid, TARGET_OUT its output.
 start_target()
 {
-	bg "$1" ./build/targets/leaky wait
+	bg "$1" ./build/targets/leaky "${2:-wait}" ${3:+"$3"}
 	TARGET=$BG_PID
 	TARGET_OUT=$OUT/$1.out
 	if ! wait_for "$TARGET_OUT" '^ready$' 10; then
-		fail "$1: the target starts" "no 'ready' from leaky wait in 10 s"
+		fail "$1: the target starts" "no 'ready' from leaky ${2:-wait} in 10 s"
 		finish
 	fi
 }

@@ -11,6 +11,8 @@
  *                        mixed|all (direct..realloc) none wait single
  *                        setuid
  *   leaky wait N   wait mode, but each SIGUSR1 leaks N x 512 bytes instead
+ *   leaky wait-thread  wait mode in a second thread, the first one waiting
+ *                  for it in pthread_join()
  *
  * No stdio: its buffers would be real outstanding allocations.
  */
@@ -259,7 +261,11 @@ static int wait_mode(long many)
 	sigaddset(&block, SIGUSR1);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, &old);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	/* waiting, they get through (blocked in the thread that started us) */
+	sigdelset(&old, SIGUSR1);
+	sigdelset(&old, SIGTERM);
+	sigdelset(&old, SIGINT);
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -283,6 +289,28 @@ static int wait_mode(long many)
 	return 0;
 }
 
+static void *wait_thread(void *arg)
+{
+	return (void *)(intptr_t)wait_mode(0);
+}
+
+/* wait mode in a thread of its own: the signals reach only that one */
+static int wait_thread_mode(void)
+{
+	sigset_t block;
+	pthread_t t;
+	void *rc;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	if (pthread_create(&t, NULL, wait_thread, NULL) || pthread_join(t, &rc))
+		return 3;
+	return (int)(intptr_t)rc;
+}
+
 static int is(const char *mode, const char *name)
 {
 	return !strcmp(mode, name);
@@ -295,6 +323,8 @@ int main(int argc, char **argv)
 
 	if (is(mode, "wait"))
 		return wait_mode(argc > 2 ? atol(argv[2]) : 0);
+	if (is(mode, "wait-thread"))
+		return wait_thread_mode();
 	if (is(mode, "setuid"))
 		return setuid_mode();
 	/* Does libc think it is single-threaded (its malloc then takes no lock)? */
