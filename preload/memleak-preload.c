@@ -235,7 +235,7 @@ static struct {
 	 * blocks get a header, else free_plain().
 	 */
 	void (*free_next)(void *p);
-	uint32_t epoch;		/* raised with every new mean */
+	uint32_t epoch;		/* raised with every change of mean */
 	bool headers;		/* sampled blocks get a header */
 } __attribute__((aligned(64))) sampling = {
 	.key = 0x9e3779b97f4a7c15ULL, .free_next = free_plain,
@@ -460,6 +460,7 @@ static void sampling_set(uint64_t mean)
 		return;
 	/* every allocation, meanwhile and if there is no memory for the set */
 	sampling.mean = 0;
+	sampling.epoch++;	/* the headers of earlier means' blocks: out */
 	countdown = 0;
 	for (struct ml_thread *t = threads; t; t = t->next)
 		if (t->live && t->countdown)
@@ -491,7 +492,6 @@ static void sampling_set(uint64_t mean)
 		sampled[i].used = sampled[i].tomb = 0;
 	}
 	sampling.shift = ml_pl_filter_shift(mean);
-	sampling.epoch++;	/* the headers of earlier means' blocks: out */
 	if (!injected) {	/* before any block is sampled at this mean */
 		sampling.headers = true;
 		sampling.free_next = __libc_free;
@@ -1276,8 +1276,16 @@ static NOINLINE uint32_t sample_slow(uint64_t size)
 	uint32_t w;
 
 	countdown = (int64_t)((uint64_t)countdown + size); /* again below */
-	if (guard || init_state != 2 || !sampling.mean)
+	if (guard || init_state != 2)
 		return 0;	/* our own allocations are not the program's */
+	/*
+	 * memleak may change the rate while this thread is stopped in here
+	 * (sampling_set()): to every allocation, or (below) to another mean.
+	 */
+	if (unlikely(!__atomic_load_n(&sampling.mean, __ATOMIC_RELAXED))) {
+		countdown = 0;
+		return ML_WEIGHT_ONE;
+	}
 	if (unlikely(countdown_epoch != sampling.epoch)) {
 		guard++;
 		if (!countdown_epoch)
@@ -1292,6 +1300,10 @@ static NOINLINE uint32_t sample_slow(uint64_t size)
 	left = countdown;
 	w = ml_pl_countdown(&left, &rng, size, sampling.mean);
 	countdown = left;
+	/* drawn at the old mean, after sampling_set() set it to 0: 0 again */
+	if (unlikely(countdown_epoch !=
+		     __atomic_load_n(&sampling.epoch, __ATOMIC_RELAXED)))
+		countdown = 0;
 	return w;
 }
 
@@ -1308,8 +1320,9 @@ static inline bool unsampled(uint64_t size)
 	asm("subq %2, %0" : "+m"(countdown), "=@ccg"(above) : "r"(size));
 	return likely(above);
 #else
-	countdown = (int64_t)((uint64_t)countdown - size);
-	return likely(countdown > 0);
+	/* atomic: sampling_set() may write it while this thread is stopped */
+	return likely(__atomic_sub_fetch(&countdown, (int64_t)size,
+					 __ATOMIC_RELAXED) > 0);
 #endif
 }
 
