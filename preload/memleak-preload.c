@@ -1740,8 +1740,7 @@ void *do_realloc(enum ml_func func, void *old, size_t size, uint64_t arg,
 	void *p;
 
 	/* libc's realloc may not take a header along or make one */
-	if ((w && sampling.headers) ||
-	    (old && has_hdr(old)))
+	if ((w && sampling.headers) || (old && has_hdr(old)))
 		return realloc_move(func, old, size, arg, w, fp, ra);
 	rec_old = old && free_recorded(old);
 	fs = rec_old ? free_seq() : 0;
@@ -1775,64 +1774,57 @@ EXPORT void *reallocarray(void *old, size_t n, size_t size)
 	return do_realloc(ML_REALLOCARRAY, old, bytes, n, FP(), RA());
 }
 
+/*
+ * The memalign family's block of @size at @align, recorded as @func with
+ * @arg (the alignment asked, or 0).  Inlined, like do_realloc(): @fp and
+ * @ra are the program's call.
+ */
+static inline __attribute__((always_inline))
+void *aligned_block(enum ml_func func, size_t align, size_t size, uint64_t arg,
+		    uintptr_t *fp, uintptr_t ra)
+{
+	uint32_t w = sample_weight(size);
+	void *p = SAMPLED_BLOCK(w, size, align, false, __libc_memalign(align, size));
+
+	if (p && w)
+		record_alloc(func, p, size, arg, NULL, 0, w, fp, ra);
+	return p;
+}
+
 EXPORT int posix_memalign(void **out, size_t align, size_t size)
 {
-	uint32_t w;
 	void *p;
 
 	if (!align || (align & (align - 1)) || align % sizeof(void *))
 		return EINVAL;
-	w = sample_weight(size);
-	p = SAMPLED_BLOCK(w, size, align, false, __libc_memalign(align, size));
+	p = aligned_block(ML_POSIX_MEMALIGN, align, size, align, FP(), RA());
 	if (!p)
 		return ENOMEM;
 	*out = p;
-	ALLOCATED(ML_POSIX_MEMALIGN, p, size, align, w);
 	return 0;
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t size)
 {
-	uint32_t w = sample_weight(size);
-	void *p = SAMPLED_BLOCK(w, size, align, false, __libc_memalign(align, size));
-
-	if (p)
-		ALLOCATED(ML_ALIGNED_ALLOC, p, size, align, w);
-	return p;
+	return aligned_block(ML_ALIGNED_ALLOC, align, size, align, FP(), RA());
 }
 
 EXPORT void *memalign(size_t align, size_t size)
 {
-	uint32_t w = sample_weight(size);
-	void *p = SAMPLED_BLOCK(w, size, align, false, __libc_memalign(align, size));
-
-	if (p)
-		ALLOCATED(ML_MEMALIGN, p, size, align, w);
-	return p;
+	return aligned_block(ML_MEMALIGN, align, size, align, FP(), RA());
 }
 
 EXPORT void *valloc(size_t size)
 {
-	size_t page = sysconf(_SC_PAGESIZE);
-	uint32_t w = sample_weight(size);
-	void *p = SAMPLED_BLOCK(w, size, page, false, __libc_memalign(page, size));
-
-	if (p)
-		ALLOCATED(ML_VALLOC, p, size, 0, w);
-	return p;
+	return aligned_block(ML_VALLOC, sysconf(_SC_PAGESIZE), size, 0, FP(), RA());
 }
 
 EXPORT void *pvalloc(size_t size)
 {
 	size_t page = sysconf(_SC_PAGESIZE);
 	size_t rounded = size ? (size + page - 1) & ~(page - 1) : page;
-	uint32_t w = sample_weight(rounded);
-	void *p = SAMPLED_BLOCK(w, rounded, page, false,
-				__libc_memalign(page, rounded));
 
-	if (p)
-		ALLOCATED(ML_PVALLOC, p, rounded, 0, w);
-	return p;
+	return aligned_block(ML_PVALLOC, page, rounded, 0, FP(), RA());
 }
 
 EXPORT size_t malloc_usable_size(void *p)
